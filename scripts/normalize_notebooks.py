@@ -1,0 +1,58 @@
+"""Give every notebook the stored form the repository expects: no outputs, python3 kernel, tidy metadata.
+
+Usage: python scripts/normalize_notebooks.py [NOTEBOOK ...]   (default: lectures/ and labs/solutions/)
+Authors who draft in jupytext's percent format can convert with `jupytext --to ipynb` and then run this.
+A code cell whose whole source is `# SETUP` is replaced by the canonical setup cell (scripts/setup_cell.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SETUP = (ROOT / "scripts" / "setup_cell.py").read_text().rstrip("\n")
+KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+
+def normalize(path: Path) -> bool:
+    """Rewrite one notebook in place; return True when it changed."""
+    before = path.read_text(encoding="utf-8")
+    nb = json.loads(before)
+    nb["metadata"] = {
+        "kernelspec": KERNEL,
+        "language_info": {"name": "python"},
+        "colab": {"provenance": []},
+    }
+    nb["nbformat"], nb["nbformat_minor"] = 4, 5
+    for cell in nb["cells"]:
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        if cell["cell_type"] == "code":
+            if src.strip() == "# SETUP":
+                src = SETUP
+            cell["outputs"], cell["execution_count"] = [], None
+        cell["source"] = src
+        meta = cell.get("metadata", {})
+        for key in ("execution", "jupyter", "collapsed", "scrolled"):
+            if key != "jupyter" or not meta.get("jupyter", {}).get("source_hidden"):
+                meta.pop(key, None)
+        cell["metadata"] = meta
+    after = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    if after != before:
+        path.write_text(after, encoding="utf-8")
+    return after != before
+
+
+def main(argv: list[str]) -> int:
+    """Normalise the given notebooks, or all lecture and lab-source notebooks."""
+    paths = [Path(a) for a in argv] or sorted([*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("labs/solutions/*.ipynb")])
+    for p in paths:
+        if normalize(p):
+            print(f"normalised {p}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

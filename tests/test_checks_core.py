@@ -1,0 +1,51 @@
+"""utils.checks.core: verdict lines, safe calls into student code, comparisons that reject wrong answers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from utils.checks import core
+
+
+def test_verdict_prints_one_line_and_is_truthy(capsys):
+    v = core.verdict("thing", None)
+    assert v and v.passed
+    assert capsys.readouterr().out == "[PASS] thing: correct.\n"
+    v = core.verdict("thing", "wrong sign.")
+    assert not v
+    assert capsys.readouterr().out == "[FAIL] thing: wrong sign.\n"
+
+
+def test_run_check_turns_stubs_and_crashes_into_verdicts(capsys):
+    def stub():
+        raise NotImplementedError("Exercise 1")
+
+    assert "not implemented yet" in core.run_check("ex", lambda: core.call(stub)).message
+    crash = core.run_check("ex", lambda: core.call(lambda: 1 / 0))
+    assert not crash and "ZeroDivisionError" in crash.message
+    student = core.run_check("ex", lambda: (_ for _ in ()).throw(core.StudentError("bad shape")))
+    assert student.message == "bad shape"
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("[FAIL] ex:") for line in lines)
+
+
+def test_require_helpers_reject_wrong_answers():
+    with pytest.raises(core.StudentError, match="torch.Tensor"):
+        core.require_tensor([1, 2], "x")
+    with pytest.raises(core.StudentError, match=r"shape \[2, 3\], expected \[3, 2\]"):
+        core.require_shape(torch.zeros(2, 3), (3, 2), "x")
+    with pytest.raises(core.StudentError, match="mean"):
+        core.require_scalar(torch.zeros(4), "loss")
+    with pytest.raises(core.StudentError, match="log\\(0\\)"):
+        core.require_scalar(torch.tensor(float("inf")), "loss")
+    with pytest.raises(core.StudentError, match="sign is flipped"):
+        core.require_close(torch.tensor(-2.0), torch.tensor(2.0), "loss")
+    with pytest.raises(core.StudentError, match="largest difference"):
+        core.require_close(torch.zeros(3), torch.ones(3), "x")
+    core.require_close(torch.ones(3), torch.ones(3) + 1e-7, "x")  # close enough passes
+
+
+def test_verdict_hides_itself_in_notebooks():
+    v = core.Verdict("n", True, "ok")
+    assert v._ipython_display_() is None and repr(v) == "[PASS] n: ok"

@@ -1,0 +1,85 @@
+"""utils.config: fast mode, pick, device choice, seeding, folders."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from utils import config
+
+
+@pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("0", False), ("", False), ("off", False)])
+def test_fast_mode_reads_the_flag(monkeypatch, value, expected):
+    monkeypatch.setenv("GENAI_FAST", value)
+    assert config.fast_mode() is expected
+
+
+def test_fast_mode_defaults_to_full(monkeypatch):
+    monkeypatch.delenv("GENAI_FAST", raising=False)
+    assert config.fast_mode() is False
+
+
+def test_fast_mode_rejects_nonsense_with_a_clear_message(monkeypatch):
+    monkeypatch.setenv("GENAI_FAST", "maybe")
+    with pytest.raises(ValueError, match="GENAI_FAST"):
+        config.fast_mode()
+
+
+def test_pick_follows_the_mode(monkeypatch):
+    monkeypatch.setenv("GENAI_FAST", "1")
+    assert config.pick(full=100, fast=3) == 3
+    monkeypatch.setenv("GENAI_FAST", "0")
+    assert config.pick(full=100, fast=3) == 100
+
+
+def test_device_override_and_default(monkeypatch):
+    monkeypatch.setenv("GENAI_DEVICE", "cpu")
+    assert config.get_device() == torch.device("cpu")
+    monkeypatch.delenv("GENAI_DEVICE")
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected:
+        assert config.get_device().type == "cuda"
+    else:
+        assert config.get_device().type in {"mps", "cpu"}
+
+
+def test_device_prefers_mps_over_cpu(monkeypatch):
+    monkeypatch.delenv("GENAI_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert config.get_device().type == "mps"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert config.get_device().type == "cpu"
+
+
+def test_seed_everything_makes_runs_repeat():
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    assert config.seed_everything(7) == 7
+    first = draw()
+    config.seed_everything(7)
+    assert draw() == first
+    config.seed_everything(8)
+    assert draw() != first
+
+
+def test_roots_follow_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENAI_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(tmp_path / "a"))
+    assert config.data_root() == tmp_path / "d"
+    assert config.artifacts_root() == tmp_path / "a"
+    monkeypatch.delenv("GENAI_DATA")
+    monkeypatch.delenv("GENAI_ARTIFACTS")
+    assert config.data_root() == config.REPO_ROOT / "data"
+    assert config.artifacts_root() == config.REPO_ROOT / "artifacts"
+
+
+def test_describe_names_device_mode_and_seed(monkeypatch):
+    monkeypatch.setenv("GENAI_FAST", "1")
+    config.seed_everything(3)
+    line = config.describe()
+    assert "device:" in line and "fast" in line and "seed: 3" in line

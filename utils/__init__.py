@@ -1,0 +1,3 @@
+"""Course helpers for Generative AI Foundations: plumbing only, no models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,102 @@
+"""Shared machinery for exercise checks: verdicts, safe calls into student code, common comparisons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check: its name, whether it passed, and the one-line reason."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        """A verdict is truthy when the check passed."""
+        return self.passed
+
+    def line(self) -> str:
+        """The one line shown to the student."""
+        mark = "PASS" if self.passed else "FAIL"
+        return f"[{mark}] {self.name}: {self.message}"
+
+    def __repr__(self) -> str:
+        """Plain Python shows the verdict line."""
+        return self.line()
+
+    def _ipython_display_(self) -> None:
+        """Notebooks already printed the line; show nothing more."""
+
+
+class StudentError(Exception):
+    """Raised inside a check to stop it with a one-line explanation of what is wrong."""
+
+
+def verdict(name: str, problem: str | None, success: str = "correct.") -> Verdict:
+    """Print and return the verdict: passed when problem is None."""
+    v = Verdict(name, problem is None, success if problem is None else problem)
+    print(v.line())
+    return v
+
+
+def run_check(name: str, body: Callable[[], str | None], success: str = "correct.") -> Verdict:
+    """Run a check body that returns a problem (or None), turning any exception into a one-line verdict."""
+    try:
+        problem = body()
+    except StudentError as err:
+        problem = str(err)
+    except NotImplementedError:
+        problem = "not implemented yet: replace the `raise NotImplementedError(...)` line with your code."
+    except Exception as err:  # a crash inside the student's code
+        problem = f"your code raised {type(err).__name__}: {err}".strip()
+    return verdict(name, problem, success)
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call student code; NotImplementedError and crashes propagate to run_check, which explains them."""
+    return fn(*args, **kwargs)
+
+
+def require_tensor(value: Any, what: str) -> torch.Tensor:
+    """Stop with a message unless value is a tensor."""
+    if not isinstance(value, torch.Tensor):
+        raise StudentError(f"{what} should be a torch.Tensor, got {type(value).__name__}.")
+    return value
+
+
+def require_shape(t: torch.Tensor, shape: Sequence[int], what: str) -> None:
+    """Stop with a message unless t has exactly this shape."""
+    if tuple(t.shape) != tuple(shape):
+        raise StudentError(f"{what} has shape {list(t.shape)}, expected {list(shape)}.")
+
+
+def require_scalar(t: Any, what: str) -> torch.Tensor:
+    """Stop unless t is a 0-dim tensor (a loss), explaining the usual cause."""
+    t = require_tensor(t, what)
+    if t.dim() != 0:
+        raise StudentError(f"{what} should be a single number (0-dim tensor), got shape {list(t.shape)}: did you forget .mean() or .sum()?")
+    if not torch.isfinite(t):
+        raise StudentError(f"{what} is {t.item()}: check for log(0) or a division by zero.")
+    return t
+
+
+def require_close(actual: torch.Tensor | float, expected: torch.Tensor | float, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """Stop with the two values unless actual is close to expected."""
+    a = torch.as_tensor(actual, dtype=torch.float64).detach().cpu()
+    e = torch.as_tensor(expected, dtype=torch.float64).detach().cpu()
+    if a.shape != e.shape:
+        raise StudentError(f"{what} has shape {list(a.shape)}, expected {list(e.shape)}.")
+    if not torch.allclose(a, e, rtol=rtol, atol=atol):
+        if a.numel() == 1:
+            hint = ""
+            if torch.allclose(a, -e, rtol=rtol, atol=atol):
+                hint = " (the sign is flipped)"
+            raise StudentError(f"{what} is {a.item():.6g}, expected {e.item():.6g}{hint}.")
+        worst = (a - e).abs().max().item()
+        raise StudentError(f"{what} differs from the expected values (largest difference {worst:.3g}).")

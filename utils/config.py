@@ -1,0 +1,73 @@
+"""Run-time settings every notebook shares: fast mode, device, seeds and folders."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+_last_seed: int | None = None
+
+
+def fast_mode() -> bool:
+    """Return True when GENAI_FAST asks for the quick, shrunken run of every notebook."""
+    value = os.environ.get("GENAI_FAST", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"GENAI_FAST={value!r} is not understood: set it to 1 (fast mode) or 0 / unset (full mode).")
+
+
+def pick(full: T, fast: T) -> T:
+    """Return `fast` in fast mode and `full` otherwise (epochs, subset sizes, sample counts)."""
+    return fast if fast_mode() else full
+
+
+def get_device() -> torch.device:
+    """Pick CUDA, then Apple MPS, then CPU; GENAI_DEVICE overrides the choice."""
+    wanted = os.environ.get("GENAI_DEVICE", "").strip().lower()
+    if wanted:
+        return torch.device(wanted)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and torch (all devices) with one number and return it."""
+    global _last_seed
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+    _last_seed = seed
+    return seed
+
+
+def data_root() -> Path:
+    """Folder holding the datasets: GENAI_DATA, or data/ at the repository root."""
+    return Path(os.environ.get("GENAI_DATA") or REPO_ROOT / "data").expanduser().resolve()
+
+
+def artifacts_root() -> Path:
+    """Folder where labs save models and samples: GENAI_ARTIFACTS, or artifacts/ at the repository root."""
+    return Path(os.environ.get("GENAI_ARTIFACTS") or REPO_ROOT / "artifacts").expanduser().resolve()
+
+
+def describe() -> str:
+    """One line naming the device, the mode and the last seed, for the top of every notebook."""
+    mode = "fast (GENAI_FAST=1)" if fast_mode() else "full"
+    seed = "not set" if _last_seed is None else str(_last_seed)
+    return f"device: {get_device()} | mode: {mode} | seed: {seed} | torch {torch.__version__}"
