@@ -67,7 +67,8 @@ def _tiny_book(tmp_path: Path, code: str) -> Path:
 def test_a_notebook_that_raises_fails_the_build(tmp_path):
     bad = build_book(_tiny_book(tmp_path, "raise RuntimeError('planted failure')"), tmp_path / "out", timeout=600)
     assert bad.returncode != 0, "the build passed although a notebook raised"
-    assert "planted failure" in bad.log
+    report = tmp_path / "out" / "_build" / "html" / "reports" / "page.err.log"
+    assert "page.err.log" in bad.log and "planted failure" in report.read_text()
 
 
 def test_a_clean_tiny_book_builds(tmp_path):
