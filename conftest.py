@@ -4,5 +4,4 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("GENAI_FAST", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GENAI_ARTIFACTS", str(Path(__file__).resolve().parent / "_build" / "test-artifacts"))

@@ -1,0 +1,219 @@
+"""utils.checks.lecture1: each check passes the right answer and names the known mistakes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from utils.checks import lecture1
+
+# ---------------------------------------------------------------- Gaussian log-likelihood
+
+
+def loglik_right(x, mu, Sigma):
+    d = x.shape[1]
+    diff = x - mu
+    maha = (diff @ torch.linalg.inv(Sigma) * diff).sum(1)
+    return (-0.5 * d * math.log(2 * math.pi) - 0.5 * torch.logdet(Sigma) - 0.5 * maha).mean()
+
+
+def loglik_parts(x, mu, Sigma):
+    """Return (constant, log-det, quadratic [N]) so wrong answers can leave pieces out."""
+    d = x.shape[1]
+    diff = x - mu
+    maha = (diff @ torch.linalg.inv(Sigma) * diff).sum(1)
+    return 0.5 * d * math.log(2 * math.pi), torch.logdet(Sigma), maha
+
+
+def test_loglik_right_answers_pass():
+    assert lecture1.check_gaussian_log_likelihood(loglik_right)
+    library = lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x).mean()
+    assert lecture1.check_gaussian_log_likelihood(library)
+    as_float = lambda x, mu, S: float(loglik_right(x, mu, S))
+    assert lecture1.check_gaussian_log_likelihood(as_float)
+    in_float32 = lambda x, mu, S: loglik_right(x.float(), mu.float(), S.float())
+    assert lecture1.check_gaussian_log_likelihood(in_float32)
+
+
+def test_loglik_stub_fails():
+    def stub(x, mu, Sigma):
+        raise NotImplementedError("Exercise 1")
+
+    v = lecture1.check_gaussian_log_likelihood(stub)
+    assert not v and "not implemented yet" in v.message
+
+
+def wrong(fn):
+    """The failure message of a wrong answer (asserting that it fails)."""
+    v = lecture1.check_gaussian_log_likelihood(fn)
+    assert not v
+    return v.message
+
+
+def test_loglik_known_mistakes_are_named():
+    def parts(f):
+        return lambda x, mu, S: f(*loglik_parts(x, mu, S))
+
+    assert "one value per point" in wrong(lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x))
+    assert "sum over the data points" in wrong(lambda x, mu, S: loglik_right(x, mu, S) * len(x))
+    assert "sign is flipped" in wrong(lambda x, mu, S: -loglik_right(x, mu, S))
+    assert "average density" in wrong(lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x).exp().mean())
+    assert "-(D/2) log(2 pi) is missing" in wrong(parts(lambda c, ld, q: (-0.5 * ld - 0.5 * q).mean()))
+    hard_coded_2d = parts(lambda c, ld, q: (-math.log(2 * math.pi) - 0.5 * ld - 0.5 * q).mean())
+    assert "constant is wrong" in wrong(hard_coded_2d) and "D = 3" in wrong(hard_coded_2d)
+    assert "log det(Sigma) term is missing" in wrong(parts(lambda c, ld, q: (-c - 0.5 * q).mean()))
+    assert "needs the factor 1/2" in wrong(parts(lambda c, ld, q: (-c - ld - 0.5 * q).mean()))
+    assert "quadratic term needs the factor 1/2" in wrong(parts(lambda c, ld, q: (-c - 0.5 * ld - q).mean()))
+
+    def not_inverted(x, mu, S):
+        diff = x - mu
+        c, ld, _ = loglik_parts(x, mu, S)
+        return (-c - 0.5 * ld - 0.5 * (diff @ S * diff).sum(1)).mean()
+
+    assert "uses Sigma where it needs its inverse" in wrong(not_inverted)
+
+
+def test_loglik_bad_types_and_crashes_fail_cleanly():
+    assert "should be a torch.Tensor" in wrong(lambda x, mu, S: "minus three")
+    assert "single number" in wrong(lambda x, mu, S: torch.zeros(2, 2))
+    assert "log(0)" in wrong(lambda x, mu, S: torch.tensor(float("nan")))
+    assert "your code raised" in wrong(lambda x, mu, S: x @ torch.zeros(5, 5))
+    assert "expected" in wrong(lambda x, mu, S: torch.tensor(-1.0))
+
+
+# ---------------------------------------------------------------- Gaussian MLE
+
+
+def mle_right(x):
+    mu = x.mean(0)
+    diff = x - mu
+    return mu, diff.T @ diff / len(x)
+
+
+def mle_wrong(fn):
+    """The failure message of a wrong MLE (asserting that it fails)."""
+    v = lecture1.check_gaussian_mle(fn)
+    assert not v
+    return v.message
+
+
+def test_mle_right_answers_pass():
+    assert lecture1.check_gaussian_mle(mle_right)
+    assert lecture1.check_gaussian_mle(lambda x: (x.mean(0), torch.cov(x.T, correction=0)))
+    assert lecture1.check_gaussian_mle(lambda x: [x.numpy().mean(0), np.cov(x.numpy().T, bias=True)])
+
+    def in_place(x):  # modifying the input must not confuse the check
+        mu = x.mean(0)
+        x -= mu
+        return mu, x.T @ x / len(x)
+
+    assert lecture1.check_gaussian_mle(in_place)
+
+
+def test_mle_stub_fails():
+    def stub(x):
+        raise NotImplementedError("Exercise 2")
+
+    v = lecture1.check_gaussian_mle(stub)
+    assert not v and "not implemented yet" in v.message
+
+
+def test_mle_known_mistakes_are_named():
+    assert "N - 1" in mle_wrong(lambda x: (x.mean(0), torch.cov(x.T)))
+    assert "N - 1" in mle_wrong(lambda x: (x.mean(0), torch.as_tensor(np.cov(x.numpy().T))))
+    assert "without subtracting the mean" in mle_wrong(lambda x: (x.mean(0), x.T @ x / len(x)))
+    assert "forgets to center" in mle_wrong(lambda x: (x.mean(0), x.T @ x / (len(x) - 1)))
+    assert "sum of the outer products" in mle_wrong(lambda x: (x.mean(0), (x - x.mean(0)).T @ (x - x.mean(0))))
+    assert "only the variances" in mle_wrong(lambda x: (x.mean(0), torch.diag(x.var(0, correction=0))))
+    assert "standard deviations" in mle_wrong(lambda x: (x.mean(0), torch.diag(x.std(0, correction=0))))
+    assert "wrong way round" in mle_wrong(lambda x: (x.mean(0), (x - x.mean(0)) @ (x - x.mean(0)).T / len(x)))
+    assert "one per data point" in mle_wrong(lambda x: (x.mean(1), mle_right(x)[1]))
+    assert "sum of the points" in mle_wrong(lambda x: (x.sum(0), mle_right(x)[1]))
+    assert "not the sample mean" in mle_wrong(lambda x: (x.median(0).values, mle_right(x)[1]))
+    assert "shape [1," in mle_wrong(lambda x: (x.mean(0, keepdim=True), mle_right(x)[1]))
+
+
+def test_mle_bad_returns_fail_cleanly():
+    assert "pair (mu_hat, Sigma_hat)" in mle_wrong(lambda x: x.mean(0))
+    assert "pair (mu_hat, Sigma_hat)" in mle_wrong(lambda x: (x.mean(0),))
+    assert "should be a torch.Tensor" in mle_wrong(lambda x: (x.mean(0), "cov"))
+    skewed = lambda x: (x.mean(0), mle_right(x)[1] + torch.triu(torch.ones(x.shape[1], x.shape[1]), 1))
+    assert "not symmetric" in mle_wrong(skewed)
+    assert "largest difference" in mle_wrong(lambda x: (x.mean(0), 2 * mle_right(x)[1]))
+    assert "your code raised" in mle_wrong(lambda x: (x.mean(0), x.T @ x.T))
+
+
+# ---------------------------------------------------------------- inverse-CDF sampling
+
+
+def sampler_right(u, grid, density):
+    cdf = torch.cumsum(density, 0)
+    cdf = cdf / cdf[-1]
+    return grid[torch.searchsorted(cdf, u).clamp(max=len(grid) - 1)]
+
+
+def sampler_wrong(fn):
+    """The failure message of a wrong sampler (asserting that it fails)."""
+    v = lecture1.check_inverse_cdf_sampler(fn)
+    assert not v
+    return v.message
+
+
+def test_sampler_right_answers_pass():
+    assert lecture1.check_inverse_cdf_sampler(sampler_right)
+
+    def with_numpy(u, grid, density):
+        cdf = np.cumsum(density.numpy())
+        return np.interp(u.numpy(), cdf / cdf[-1], grid.numpy())
+
+    assert lecture1.check_inverse_cdf_sampler(with_numpy)
+
+    def trapezoid(u, grid, density):
+        steps = 0.5 * (density[1:] + density[:-1]) * grid.diff()
+        cdf = torch.cat([torch.zeros(1, dtype=density.dtype), steps.cumsum(0)])
+        return torch.as_tensor(np.interp(u, cdf / cdf[-1], grid))
+
+    assert lecture1.check_inverse_cdf_sampler(trapezoid)
+
+
+def test_sampler_stub_fails():
+    def stub(u, grid, density):
+        raise NotImplementedError("Exercise 3")
+
+    v = lecture1.check_inverse_cdf_sampler(stub)
+    assert not v and "not implemented yet" in v.message
+
+
+def test_sampler_known_mistakes_are_named():
+    def swapped(u, grid, density):
+        cdf = np.cumsum(density.numpy())
+        return np.interp(u.numpy(), grid.numpy(), cdf / cdf[-1])
+
+    assert "returns CDF values" in sampler_wrong(swapped)
+
+    def unnormalised(u, grid, density):
+        dx = (grid[1] - grid[0]).item()
+        return np.interp(u.numpy(), np.cumsum(density.numpy()) * dx, grid.numpy())
+
+    assert "not normalised" in sampler_wrong(unnormalised)
+    assert "not normalised" in sampler_wrong(lambda u, g, d: np.interp(u.numpy(), np.cumsum(d.numpy()), g.numpy()))
+    assert "uniformly over the grid" in sampler_wrong(lambda u, g, d: g[0] + u * (g[-1] - g[0]))
+    assert "must grow with u" in sampler_wrong(lambda u, g, d: -sampler_right(u, g, d))
+    assert "three grid steps" in sampler_wrong(lambda u, g, d: sampler_right(u, g, d) + 0.5)
+
+
+def test_sampler_bad_returns_fail_cleanly():
+    assert "one x per u" in sampler_wrong(lambda u, g, d: sampler_right(u, g, d)[:10])
+    assert "NaN" in sampler_wrong(lambda u, g, d: sampler_right(u, g, d) / 0 * 0)
+    assert "should be a torch.Tensor" in sampler_wrong(lambda u, g, d: None)
+    assert "your code raised" in sampler_wrong(lambda u, g, d: g[len(g) + 5])
+
+
+@pytest.mark.parametrize("check", [lecture1.check_gaussian_log_likelihood, lecture1.check_gaussian_mle, lecture1.check_inverse_cdf_sampler])
+def test_every_check_prints_one_line(check, capsys):
+    check(lambda *args: 1 / 0)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("[FAIL] ")
