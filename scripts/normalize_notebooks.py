@@ -2,7 +2,8 @@
 
 Usage: python scripts/normalize_notebooks.py [NOTEBOOK ...]   (default: lectures/ and labs/solutions/)
 Authors who draft in jupytext's percent format can convert with `jupytext --to ipynb` and then run this.
-A code cell whose whole source is `# SETUP` is replaced by the canonical setup cell (scripts/setup_cell.py).
+A code cell whose whole source is `# SETUP` is replaced by the canonical setup cell (scripts/setup_cell.py), and so
+is an older copy of the setup cell (a code cell starting with its first line), e.g. after `scripts/set_repository.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = (ROOT / "scripts" / "setup_cell.py").read_text().rstrip("\n")
+SETUP_FIRST_LINE = SETUP.split("\n", 1)[0]
 KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
@@ -30,7 +32,7 @@ def normalize(path: Path) -> bool:
         src = cell.get("source", "")
         src = "".join(src) if isinstance(src, list) else src
         if cell["cell_type"] == "code":
-            if src.strip() == "# SETUP":
+            if src.strip() == "# SETUP" or src.startswith(SETUP_FIRST_LINE):
                 src = SETUP
             cell["outputs"], cell["execution_count"] = [], None
         cell["source"] = src

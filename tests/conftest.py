@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -41,12 +42,36 @@ def jupyter_book() -> list[str]:
 def build_book(source: Path, out: Path, timeout: int = 1800) -> BookBuild:
     """Build a book strictly (warnings as errors, nitpicky, keep going) in fast mode."""
     env = {**os.environ, "GENAI_FAST": os.environ.get("GENAI_FAST", "1")}
+    env.pop("MPLBACKEND", None)  # the test session's Agg would keep plt.show() from putting figures in the pages
     cmd = [*jupyter_book(), "build", str(source), "--path-output", str(out), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     return BookBuild(proc.returncode, proc.stdout + proc.stderr, out / "_build" / "html")
 
 
+def build_book_once(source: Path, out: Path) -> BookBuild:
+    """build_book, but once per test run when pytest-xdist workers ask for it: the first builds, the others wait and reuse."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: each worker builds
+        fcntl = None
+    if not run_id or fcntl is None:
+        return build_book(source, out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / f"build-{run_id}.json"
+    with open(out / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if record.is_file():
+            data = json.loads(record.read_text())
+            return BookBuild(data["returncode"], data["log"], Path(data["html"]))
+        build = build_book(source, out)
+        for old in out.glob("build-*.json"):
+            old.unlink()
+        record.write_text(json.dumps({"returncode": build.returncode, "log": build.log, "html": str(build.html)}))
+        return build
+
+
 @pytest.fixture(scope="session")
 def built_book() -> BookBuild:
-    """The whole book, built strictly once per test session."""
-    return build_book(ROOT, BOOK_OUT)
+    """The whole book, built strictly once per test session (once per run under pytest-xdist)."""
+    return build_book_once(ROOT, BOOK_OUT)

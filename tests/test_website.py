@@ -1,0 +1,390 @@
+"""The built website in a real browser: headless Chromium, driven over the DevTools protocol.
+
+The book built once for the test session (the `built_book` fixture) is served on 127.0.0.1; Chromium opens
+the landing page, the first lecture and the first lab solution named in _toc.yml, and each page must have
+its title, a Colab link to its notebook on branch main, figures that loaded, and no failed local request.
+Screenshots land next to the built site, in `_build/test-book/_build/screenshots/`. A crawl of every built
+HTML file checks that no local link or resource is missing. Chromium is Debian's `chromium` package (or any
+Chrome; `CHROMIUM=/path/to/chrome` picks one); the test installs it with apt-get when it can, and skips
+only when it cannot be found nor installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import websocket
+import yaml
+from helpers import ROOT, book_config, cell_source, read_notebook, toc_files
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--mute-audio",
+    # Only the local server resolves: external resources (CDN scripts) fail at once, the same offline or not.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--remote-debugging-port=0",
+]
+TIMEOUT = 30.0  # seconds for a page load or a DevTools answer
+WIDTH, HEIGHT = 1280, 900
+
+
+# -- Chromium ---------------------------------------------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    """A Chromium or Chrome executable: $CHROMIUM, then the usual names on PATH."""
+    if os.environ.get("CHROMIUM"):
+        return shutil.which(os.environ["CHROMIUM"])
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def install_chromium() -> str:
+    """Try Debian's chromium package (as root, with apt-get); return what happened, for the skip message."""
+    if not shutil.which("apt-get"):
+        return "apt-get is not available"
+    if os.geteuid() != 0:
+        return "not root, so apt-get cannot install it"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        except subprocess.TimeoutExpired:
+            return f"`{' '.join(cmd)}` timed out"
+        if out.returncode != 0:
+            return f"`{' '.join(cmd)}` failed: {out.stderr.strip()[-300:]}"
+    return "apt-get install chromium finished"
+
+
+class Page:
+    """One browser tab, driven over the Chrome DevTools protocol (one websocket, flat sessions)."""
+
+    def __init__(self, ws: Any, session: str) -> None:
+        """Wrap an attached target's session."""
+        self.ws, self.session, self.next_id = ws, session, 0
+        self.events: list[dict[str, Any]] = []
+
+    def send(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send one command to the tab and return its result; events that arrive meanwhile are kept."""
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params}
+        if self.session:
+            msg["sessionId"] = self.session
+        self.ws.send(json.dumps(msg))
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg and msg.get("sessionId", "") == self.session:
+                self.events.append(msg)
+        raise TimeoutError(f"no answer to {method}")
+
+    def wait_event(self, method: str, since: int = 0) -> dict[str, Any]:
+        """Wait for an event of this tab (looking at the ones already kept from index `since` on)."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            for ev in self.events[since:]:
+                if ev["method"] == method:
+                    return ev
+            since = len(self.events)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {method} event")
+            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                msg = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                continue
+            finally:
+                self.ws.settimeout(TIMEOUT)
+            if "method" in msg and msg.get("sessionId", "") == self.session:
+                self.events.append(msg)
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page (promises are awaited)."""
+        res = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"JavaScript error: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def open(self, url: str, settled: str = "true") -> None:
+        """Navigate, wait for the load event and then until the JavaScript condition `settled` holds."""
+        mark = len(self.events)
+        self.send("Page.navigate", url=url)
+        self.wait_event("Page.loadEventFired", since=mark)
+        deadline = time.monotonic() + TIMEOUT
+        while not self._holds(f"document.readyState === 'complete' && ({settled})"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url}: the page did not settle ({settled})")
+            time.sleep(0.1)
+
+    def _holds(self, condition: str) -> bool:
+        """Whether a JavaScript condition holds now (False while a navigation replaces the page)."""
+        try:
+            return bool(self.evaluate(condition))
+        except RuntimeError:
+            return False
+
+    def screenshot(self, path: Path, max_height: int = 4000) -> None:
+        """Save a PNG of the page from its top, at most max_height pixels tall."""
+        height = max(HEIGHT, min(max_height, int(self.evaluate("document.documentElement.scrollHeight"))))
+        self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False)
+        try:
+            self._holds("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))")
+            shot = self.send("Page.captureScreenshot", format="png")
+        finally:
+            self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    def failed_requests(self, prefix: str) -> list[str]:
+        """Requests to URLs starting with prefix that failed or answered >= 400, from the events kept so far."""
+        urls = {e["params"]["requestId"]: e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"}
+        bad = []
+        for e in self.events:
+            p = e["params"]
+            if e["method"] == "Network.loadingFailed" and not p.get("canceled"):
+                bad.append(f"{urls.get(p['requestId'], '?')} ({p.get('errorText')})")
+            elif e["method"] == "Network.responseReceived" and p["response"]["status"] >= 400:
+                bad.append(f"{p['response']['url']} (HTTP {p['response']['status']})")
+        return [b for b in bad if b.startswith(prefix) and "/favicon.ico" not in b]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Path to Chromium, installed with apt-get when missing and possible; skip when neither."""
+    exe = find_chromium()
+    if exe is None:
+        what = install_chromium()
+        exe = find_chromium()
+        if exe is None:
+            pytest.skip(f"Chromium was not found and could not be installed ({what}); install Debian's `chromium` package "
+                        "or set CHROMIUM=/path/to/chrome to run the browser tests")
+    return exe
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Page]:
+    """A headless Chromium with a fresh profile and one tab, closed after the module."""
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        proc = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            port_file = Path(profile) / "DevToolsActivePort"
+            deadline = time.monotonic() + TIMEOUT
+            while not (port_file.is_file() and len(port_file.read_text().split()) >= 2):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail(f"Chromium did not start ({chromium}):\n{proc.stderr.read().decode(errors='replace')[-2000:]}")
+                time.sleep(0.1)
+            port, path = port_file.read_text().split()[:2]
+            ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=TIMEOUT, suppress_origin=True)
+            browser_page = Page(ws, session="")
+            target = browser_page.send("Target.createTarget", url="about:blank")["targetId"]
+            session = browser_page.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            page = Page(ws, session)
+            page.events = browser_page.events  # one stream of events, filtered by session
+            for method in ("Page.enable", "Network.enable", "Runtime.enable"):
+                page.send(method)
+            page.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+            yield page
+            ws.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- the site ----------------------------------------------------------------------------------------
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file handler that does not log every request."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Say nothing."""
+
+
+@pytest.fixture(scope="module")
+def site(built_book) -> Iterator[str]:
+    """The built book served on 127.0.0.1 on a free port; yields its base URL."""
+    if not (built_book.html / "index.html").is_file():
+        pytest.fail("the book did not build: see test_book.py::test_book_builds_strictly\n" + built_book.log[-3000:])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(built_book.html)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def shots(built_book) -> Path:
+    """Folder for the screenshots, next to the built site."""
+    return built_book.html.parent / "screenshots"
+
+
+def plain(text: str) -> str:
+    """Lower-case letters and digits only, to compare a Markdown heading with its rendered text."""
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def source_title(doc: str) -> str:
+    """The # title of a page's source (notebook or Markdown)."""
+    path = ROOT / f"{doc}.ipynb"
+    if path.is_file():
+        cells = [c for c in read_notebook(path)["cells"] if c["cell_type"] == "markdown"]
+        text = cell_source(cells[0]) if cells else ""
+    else:
+        text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "")
+
+
+def first_doc(prefix: str) -> str | None:
+    """The first file in _toc.yml under prefix."""
+    return next((f for f in toc_files() if f.startswith(prefix)), None)
+
+
+PAGE_FACTS = """(async () => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const imgs = [...article.querySelectorAll('img')];
+  imgs.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(imgs.map(img => img.complete ? null : new Promise(done => {
+    img.addEventListener('load', done); img.addEventListener('error', done); setTimeout(done, 10000);
+  })));
+  const h1 = article.querySelector('h1');
+  return {
+    title: document.title,
+    url: location.href,
+    h1: h1 ? h1.textContent.replace(/#$/, '').trim() : null,
+    colab: [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href),
+    images: imgs.map(img => ({src: img.currentSrc || img.src, w: img.naturalWidth, h: img.naturalHeight})),
+  };
+})()"""
+
+
+def check_page(page: Page, base: str, rel: str, doc: str, shot: Path, notebook: bool) -> dict[str, Any]:
+    """Open one page, save its screenshot, and assert what every page of the book must show."""
+    mark = len(page.events)
+    page.open(base + rel, settled=f"location.pathname.endsWith('/{doc}.html')")
+    facts = page.evaluate(PAGE_FACTS)
+    page.screenshot(shot)
+    book_title = book_config()["title"]
+    heading = source_title(doc)
+    assert facts["h1"] and plain(facts["h1"]) == plain(heading), f"{doc}: heading {facts['h1']!r}, expected {heading!r}"
+    assert facts["title"] == f"{facts['h1']} \u2014 {book_title}", f"{doc}: page title {facts['title']!r}"
+    if notebook:
+        repo = book_config()["repository"]["url"].removeprefix("https://github.com/")
+        expected = f"https://colab.research.google.com/github/{repo}/blob/main/{doc}.ipynb"
+        assert expected in facts["colab"], f"{doc}: no Colab link to {expected}; found {facts['colab']}"
+    broken = [i["src"] for i in facts["images"] if not (i["w"] > 0 and i["h"] > 0)]
+    assert not broken, f"{doc}: images that did not load: {broken}"
+    failed = page.failed_requests(base)
+    del page.events[mark:]
+    assert not failed, f"{doc}: local requests that failed: {failed}"
+    return facts
+
+
+def test_landing_page(browser, site, shots):
+    check_page(browser, site, "", yaml.safe_load((ROOT / "_toc.yml").read_text())["root"], shots / "landing.png", notebook=False)
+
+
+def test_first_lecture_page(browser, site, shots):
+    doc = first_doc("lectures/")
+    assert doc, "_toc.yml lists no lecture"
+    facts = check_page(browser, site, f"{doc}.html", doc, shots / "lecture.png", notebook=True)
+    assert facts["images"], f"{doc}: no figure in the page body"
+
+
+def test_first_lab_page(browser, site, shots):
+    doc = first_doc("labs/solutions/")
+    if doc is None:
+        pytest.skip("_toc.yml lists no lab solution yet (labs/solutions/...), so there is no lab page to open")
+    facts = check_page(browser, site, f"{doc}.html", doc, shots / "lab.png", notebook=True)
+    assert facts["images"], f"{doc}: no figure in the page body"
+
+
+def test_execution_report_lists_every_executed_notebook(built_book):
+    page = built_book.html / "reports" / "execution.html"
+    assert page.is_file(), "reports/execution is not in the book"
+    table = re.search(r"<table.*?Run Time.*?</table>", page.read_text(encoding="utf-8"), re.DOTALL)
+    assert table, "the execution report has no table of run times"
+    for doc in toc_files():
+        if doc.startswith(("lectures/", "labs/solutions/")) and (ROOT / f"{doc}.ipynb").is_file():
+            row = re.search(rf'href="../{re.escape(doc)}.html".*?</tr>', table.group(0), re.DOTALL)
+            assert row, f"the execution report has no row for {doc}"
+            assert re.search(r"<p>\d+(\.\d+)?</p>", row.group(0)), f"the execution report shows no run time for {doc}"
+
+
+# -- links ---------------------------------------------------------------------------------------------
+
+
+class LinkCollector(HTMLParser):
+    """Collects the href and src attributes of one HTML page."""
+
+    def __init__(self) -> None:
+        """Start with no links."""
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Keep every href and src value."""
+        self.links += [value for name, value in attrs if name in ("href", "src") and value]
+
+
+def local_target(page: Path, link: str, root: Path) -> Path | None:
+    """The file a local link points at, or None for external URLs and in-page anchors."""
+    if link.startswith(("#", "//")) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", link):
+        return None
+    path = unquote(urlsplit(link).path)
+    if not path:
+        return None
+    target = (root / path.lstrip("/")) if path.startswith("/") else (page.parent / path)
+    target = Path(os.path.normpath(target))
+    return target / "index.html" if target.is_dir() else target
+
+
+def test_no_broken_internal_links(built_book):
+    root = built_book.html
+    # Every page; _static/ holds theme assets, among them Jinja fragments named *.html that are no pages.
+    pages = sorted(p for p in root.rglob("*.html") if "_static" not in p.relative_to(root).parts)
+    assert pages, f"no HTML in {root}"
+    broken = []
+    for page in pages:
+        parser = LinkCollector()
+        parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+        for link in parser.links:
+            target = local_target(page, link, root)
+            if target is None:
+                continue
+            if not target.is_relative_to(root) or not target.is_file():
+                broken.append(f"{page.relative_to(root)} -> {link}")
+    assert not broken, f"{len(broken)} broken local links:\n" + "\n".join(sorted(set(broken))[:50])
