@@ -1,0 +1,209 @@
+"""The lecture 3 checks accept right answers and reject known-wrong ones with a specific message."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from utils.checks import lecture3
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def log_normal(x, mean, std):
+    """Log-density of N(mean, std^2) at x."""
+    std = torch.as_tensor(std, dtype=torch.float64)
+    return -0.5 * LOG_2PI - torch.log(std) - 0.5 * ((x - mean) / std) ** 2
+
+
+def stub(*args, **kwargs):
+    """An exercise the student has not started."""
+    raise NotImplementedError("Exercise")
+
+
+def assert_fails(verdict, *fragments: str) -> None:
+    """The verdict failed and its message names the mistake."""
+    assert not verdict.passed, verdict.line()
+    for fragment in fragments:
+        assert fragment in verdict.message, verdict.line()
+
+
+# ----------------------------------------------------------------------------------------- e_step
+
+
+def e_step_ok(x, pi, mu, sigma):
+    """Right: log-space responsibilities, normalised over components."""
+    log_joint = torch.log(pi) + log_normal(x[:, None], mu, sigma)
+    return torch.softmax(log_joint, dim=1)
+
+
+def e_step_naive(x, pi, mu, sigma):
+    """Right on ordinary inputs, but densities underflow far from the components."""
+    joint = pi * torch.exp(log_normal(x[:, None], mu, sigma))
+    return joint / joint.sum(dim=1, keepdim=True)
+
+
+def test_e_step_correct_passes(capsys):
+    v = lecture3.check_e_step(e_step_ok)
+    assert v.passed, v.line()
+    assert "[PASS] e_step" in capsys.readouterr().out
+
+
+def test_e_step_stub_fails():
+    assert_fails(lecture3.check_e_step(stub), "not implemented yet")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda x, pi, mu, sigma: e_step_ok(x, pi, mu, sigma).T, "one row per point"),
+        (lambda x, pi, mu, sigma: e_step_ok(x, pi, mu, sigma)[:, :2], "expected [7, 3]"),
+        (lambda x, pi, mu, sigma: pi * torch.exp(log_normal(x[:, None], mu, sigma)), "rows of r do not sum to 1"),
+        (
+            lambda x, pi, mu, sigma: torch.softmax(torch.log(pi) + log_normal(x[:, None], mu, sigma), dim=0),
+            "normalised over the data points",
+        ),
+        (lambda x, pi, mu, sigma: torch.softmax(log_normal(x[:, None], mu, sigma), dim=1), "mixing weights pi"),
+        (lambda x, pi, mu, sigma: e_step_ok(x, pi, mu, sigma.sqrt()), "used sigma as the variance"),
+        (lambda x, pi, mu, sigma: e_step_ok(x, pi, mu, sigma**2), "sigma**2 as the standard deviation"),
+        (
+            lambda x, pi, mu, sigma: torch.softmax(torch.log(pi) - 0.5 * ((x[:, None] - mu) / sigma) ** 2, dim=1),
+            "1/sigma_k factor",
+        ),
+        (lambda x, pi, mu, sigma: torch.log(e_step_ok(x, pi, mu, sigma)), "log-responsibilities"),
+        (e_step_naive, "underflow"),
+        (lambda x, pi, mu, sigma: e_step_ok(x, pi, mu + 0.3, sigma), "differ from the expected"),
+        (lambda x, pi, mu, sigma: e_step_ok(x, pi, mu, sigma).numpy(), "should be a torch.Tensor"),
+        (lambda x, pi, mu, sigma: 1 / 0, "your code raised ZeroDivisionError"),
+    ],
+)
+def test_e_step_wrong_answers_fail(wrong, fragment):
+    assert_fails(lecture3.check_e_step(wrong), fragment)
+
+
+# ----------------------------------------------------------------------------------- elbo_estimate
+
+A_DEFAULT, S_DEFAULT = 1.7, 0.6
+
+
+def parts(x, mu, log_sigma, eps, a, s):
+    """z and the three log-densities every ELBO estimator is built from."""
+    sigma = torch.exp(log_sigma)
+    z = mu + sigma * eps
+    return z, log_normal(x, a * z, s), log_normal(z, 0.0, 1.0), log_normal(z, mu, sigma)
+
+
+def elbo_mc(x, mu, log_sigma, eps, a, s):
+    """Right: plain Monte Carlo estimate of E_q[log p(x, z) - log q(z)]."""
+    _, log_lik, log_prior, log_q = parts(x, mu, log_sigma, eps, a, s)
+    return (log_lik + log_prior - log_q).mean()
+
+
+def elbo_entropy(x, mu, log_sigma, eps, a, s):
+    """Right: Monte Carlo log-joint plus the closed-form entropy of q."""
+    _, log_lik, log_prior, _ = parts(x, mu, log_sigma, eps, a, s)
+    return (log_lik + log_prior).mean() + 0.5 * (LOG_2PI + 1) + log_sigma
+
+
+def elbo_kl(x, mu, log_sigma, eps, a, s):
+    """Right: Monte Carlo reconstruction term minus the closed-form KL to the prior."""
+    _, log_lik, _, _ = parts(x, mu, log_sigma, eps, a, s)
+    sigma = torch.exp(log_sigma)
+    return log_lik.mean() - (0.5 * (mu**2 + sigma**2 - 1) - log_sigma)
+
+
+@pytest.mark.parametrize("right", [elbo_mc, elbo_entropy, elbo_kl])
+def test_elbo_estimate_correct_forms_pass(right):
+    v = lecture3.check_elbo_estimate(right)
+    assert v.passed, v.line()
+
+
+def test_elbo_estimate_stub_fails():
+    assert_fails(lecture3.check_elbo_estimate(stub), "not implemented yet")
+
+
+def elbo_no_constants(x, mu, log_sigma, eps, a, s):
+    """Wrong: Gaussian log-densities without their -0.5*log(2*pi) terms."""
+    sigma = torch.exp(log_sigma)
+    z = mu + sigma * eps
+    log_lik = -math.log(s) - 0.5 * ((x - a * z) / s) ** 2
+    return (log_lik - 0.5 * z**2 + log_sigma + 0.5 * eps**2).mean()
+
+
+def elbo_detached(x, mu, log_sigma, eps, a, s):
+    """Wrong: right value, but z is cut from the graph."""
+    return elbo_mc(x, mu.detach(), log_sigma.detach(), eps, a, s)
+
+
+def elbo_fresh_noise(x, mu, log_sigma, eps, a, s):
+    """Wrong: draws its own noise instead of using eps."""
+    return elbo_mc(x, mu, log_sigma, torch.randn_like(eps), a, s)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda *args: -elbo_mc(*args), "sign is flipped"),
+        (lambda *args: -elbo_kl(*args), "sign is flipped"),
+        (lambda *args: elbo_mc(*args) * len(args[3]), "summed over the S samples"),
+        (lambda *args: (parts(*args)[1] + parts(*args)[2]).mean(), "missing the entropy term"),
+        (lambda *args: (parts(*args)[1] + parts(*args)[2] + parts(*args)[3]).mean(), "log q(z) term has the wrong"),
+        (lambda *args: elbo_entropy(*args) - 2 * (0.5 * (LOG_2PI + 1) + args[2]), "entropy term has the wrong sign"),
+        (lambda *args: 2 * parts(*args)[1].mean() - elbo_kl(*args), "KL term has the wrong sign"),
+        (lambda *args: (parts(*args)[1] - parts(*args)[3]).mean(), "missing the prior term"),
+        (lambda *args: parts(*args)[1].mean(), "only have the reconstruction term"),
+        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, ls, eps, 1.0, s), "decoder weight a"),
+        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, ls, eps, a, math.sqrt(s)), "used s as the variance"),
+        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, torch.log(ls), eps, a, s), "log_sigma as the standard deviation"),
+        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, 0.5 * ls, eps, a, s), "log_sigma as a log-variance"),
+        (elbo_no_constants, "off by a constant"),
+        (elbo_detached, "not differentiable"),
+        (elbo_fresh_noise, "draw no new noise"),
+        (lambda *args: elbo_mc(*args).reshape(1), "single number"),
+        (lambda *args: elbo_mc(*args) + 0.1 * args[1] ** 3, "expected"),
+    ],
+)
+def test_elbo_estimate_wrong_answers_fail(wrong, fragment):
+    assert_fails(lecture3.check_elbo_estimate(wrong), fragment)
+
+
+# ---------------------------------------------------------------------------------- reparameterise
+
+
+def reparam_ok(mu, logvar, eps):
+    """Right: z = mu + exp(0.5 * logvar) * eps."""
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def test_reparameterise_correct_passes():
+    v = lecture3.check_reparameterise(reparam_ok)
+    assert v.passed, v.line()
+
+
+def test_reparameterise_stub_fails():
+    assert_fails(lecture3.check_reparameterise(stub), "not implemented yet")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda mu, logvar, eps: mu + logvar * eps, "used logvar as the standard deviation"),
+        (lambda mu, logvar, eps: mu + torch.exp(logvar) * eps, "by the variance exp(logvar)"),
+        (lambda mu, logvar, eps: mu + 0.5 * logvar * eps, "forgot the exp"),
+        (lambda mu, logvar, eps: mu + torch.exp(-0.5 * logvar) * eps, "1/sigma"),
+        (lambda mu, logvar, eps: mu * 1.0, "forgot the noise"),
+        (lambda mu, logvar, eps: torch.exp(0.5 * logvar) * eps, "forgot to add mu"),
+        (lambda mu, logvar, eps: mu - torch.exp(0.5 * logvar) * eps, "wrong sign"),
+        (lambda mu, logvar, eps: reparam_ok(logvar, mu, eps), "mixed up the arguments"),
+        (lambda mu, logvar, eps: reparam_ok(mu, logvar, torch.randn_like(eps)), "draw no new noise"),
+        (lambda mu, logvar, eps: reparam_ok(mu, logvar, eps).detach(), "detached"),
+        (lambda mu, logvar, eps: mu + torch.exp(0.5 * logvar.detach()) * eps, "dz/dlogvar"),
+        (lambda mu, logvar, eps: mu.detach() + torch.exp(0.5 * logvar) * eps, "dz/dmu"),
+        (lambda mu, logvar, eps: reparam_ok(mu, logvar, eps).sum(dim=1), "expected [4, 3]"),
+        (lambda mu, logvar, eps: reparam_ok(mu, logvar, eps) + 0.01, "differs from mu + exp(0.5 * logvar) * eps"),
+    ],
+)
+def test_reparameterise_wrong_answers_fail(wrong, fragment):
+    assert_fails(lecture3.check_reparameterise(wrong), fragment)

@@ -1,0 +1,308 @@
+"""Checks for the exercises of lecture 3 (latent variables, EM and the ELBO).
+
+    from utils.checks import lecture3
+    lecture3.check_e_step(e_step)
+    lecture3.check_elbo_estimate(elbo_estimate)
+    lecture3.check_reparameterise(reparameterise)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from utils.checks.core import Verdict, call, require_scalar, require_shape, require_tensor, run_check
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _log_normal(x: torch.Tensor, mean: torch.Tensor | float, std: torch.Tensor | float) -> torch.Tensor:
+    """Log-density of N(mean, std^2) at x, elementwise."""
+    std = torch.as_tensor(std, dtype=torch.float64)
+    return -0.5 * _LOG_2PI - torch.log(std) - 0.5 * ((x - mean) / std) ** 2
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """True when two tensors of the same shape agree, NaNs counting as disagreement."""
+    a = a.detach().to(torch.float64).cpu()
+    b = b.detach().to(torch.float64).cpu()
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the E-step of a 1D Gaussian mixture
+# --------------------------------------------------------------------------------------------------
+
+
+def _responsibilities(
+    x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, use_pi: bool = True
+) -> torch.Tensor:
+    """Reference responsibilities [N, K], computed in log-space."""
+    log_joint = _log_normal(x[:, None], mu[None, :], sigma[None, :])  # [N, 1] vs [1, K] -> [N, K]
+    if use_pi:
+        log_joint = log_joint + torch.log(pi)[None, :]
+    return torch.softmax(log_joint, dim=1)
+
+
+def _e_step_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seven points and a 3-component mixture with unequal weights and widths, so mistakes show."""
+    x = torch.tensor([-2.5, -1.0, -0.2, 0.4, 1.1, 2.0, 3.2], dtype=torch.float64)
+    pi = torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64)
+    mu = torch.tensor([-1.5, 0.5, 2.0], dtype=torch.float64)
+    sigma = torch.tensor([0.7, 1.6, 0.4], dtype=torch.float64)
+    return x, pi, mu, sigma
+
+
+def _e_step_mistake(r: torch.Tensor, x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> str:
+    """Name the known mistake that produces r, or give the generic message."""
+    n, k = len(x), len(pi)
+    ref = _responsibilities(x, pi, mu, sigma)
+    if _close(r, torch.log(ref)):
+        return "you returned log-responsibilities: exponentiate them (the rows of r must be probabilities)."
+    if (r < -1e-8).any():
+        return "responsibilities are probabilities, but some of yours are negative."
+    rows, cols = r.sum(dim=1), r.sum(dim=0)
+    if not _close(rows, torch.ones(n)):
+        if _close(cols, torch.ones(k)):
+            return (
+                "your columns sum to 1, not your rows: you normalised over the data points (dim=0); "
+                "normalise over the K components (dim=1), since r[i, k] = p(z_i = k | x_i)."
+            )
+        return (
+            "the rows of r do not sum to 1: divide pi_k N(x_i | mu_k, sigma_k^2) by its sum over the K components "
+            "(or use torch.softmax / logsumexp over dim=1)."
+        )
+    if _close(r, _responsibilities(x, pi, mu, sigma, use_pi=False)):
+        return "you forgot the mixing weights pi: r[i, k] is proportional to pi_k * N(x_i | mu_k, sigma_k^2)."
+    if _close(r, _responsibilities(x, pi, mu, sigma.sqrt())):
+        return "you used sigma as the variance; sigma is the standard deviation (variance = sigma**2)."
+    if _close(r, _responsibilities(x, pi, mu, sigma**2)):
+        return "you used sigma**2 as the standard deviation; sigma already is the standard deviation."
+    no_norm = torch.softmax(torch.log(pi)[None, :] - 0.5 * ((x[:, None] - mu[None, :]) / sigma[None, :]) ** 2, dim=1)
+    if _close(r, no_norm):
+        return (
+            "you dropped the 1/sigma_k factor of the Gaussian density: it does not cancel when the components "
+            "have different widths."
+        )
+    worst = (r.detach().double() - ref).abs().max().item()
+    return f"the responsibilities differ from the expected ones (largest difference {worst:.3g})."
+
+
+def check_e_step(e_step: Callable[..., torch.Tensor]) -> Verdict:
+    """Check e_step(x [N], pi [K], mu [K], sigma [K]) -> responsibilities [N, K], stable far from all components."""
+
+    def body() -> str | None:
+        x, pi, mu, sigma = _e_step_inputs()
+        n, k = len(x), len(pi)
+        r = require_tensor(call(e_step, x.clone(), pi.clone(), mu.clone(), sigma.clone()), "r")
+        if tuple(r.shape) == (k, n):
+            return f"r has shape {[k, n]}, expected [N, K] = {[n, k]}: one row per point, one column per component."
+        require_shape(r, (n, k), "r")
+        r = r.detach().double()
+        if not torch.isfinite(r).all():
+            return "r contains NaN or inf for ordinary inputs: check for a division by zero."
+        if not _close(r, _responsibilities(x, pi, mu, sigma)):
+            return _e_step_mistake(r, x, pi, mu, sigma)
+        # Points far from every component: the densities underflow to 0 unless computed in log-space.
+        x_far = torch.tensor([-200.0, 0.0, 300.0], dtype=torch.float64)
+        r_far = require_tensor(call(e_step, x_far, pi.clone(), mu.clone(), sigma.clone()), "r")
+        require_shape(r_far, (3, k), "r for 3 points")
+        if not torch.isfinite(r_far).all():
+            return (
+                "r is NaN for points far from every component (x = -200 or 300): the densities underflow to 0 and "
+                "you divide 0 by 0. Work with log-densities and normalise with torch.logsumexp or torch.softmax."
+            )
+        if not _close(r_far.detach().double(), _responsibilities(x_far, pi, mu, sigma)):
+            return "r is wrong for points far from every component (x = -200 or 300): compute it in log-space."
+        return None
+
+    return run_check("e_step", body, "responsibilities are right, rows sum to 1, and it is stable far from the data.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: a Monte Carlo ELBO estimate for the linear-Gaussian model
+# --------------------------------------------------------------------------------------------------
+
+_A, _S = 1.7, 0.6  # decoder weight and noise std of the model the check uses
+
+
+def _elbo_forms(
+    x: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor, eps: torch.Tensor, a: float, s: float
+) -> dict[str, torch.Tensor]:
+    """The accepted ELBO estimators and the usual wrong ones, keyed by name."""
+    sigma = log_sigma.exp()
+    z = mu + sigma * eps
+    log_lik = _log_normal(x, a * z, s)
+    log_prior = _log_normal(z, 0.0, 1.0)
+    log_q = _log_normal(z, mu, sigma)
+    entropy = 0.5 * (_LOG_2PI + 1) + log_sigma
+    kl = 0.5 * (mu**2 + sigma**2 - 1) - log_sigma
+    forms = {
+        # accepted: three unbiased estimators of the same ELBO
+        "ok_mc": (log_lik + log_prior - log_q).mean(),
+        "ok_entropy": (log_lik + log_prior).mean() + entropy,
+        "ok_kl": log_lik.mean() - kl,
+        # known mistakes
+        "sum": (log_lik + log_prior - log_q).sum(),
+        "no_entropy": (log_lik + log_prior).mean(),
+        "plus_log_q": (log_lik + log_prior + log_q).mean(),
+        "minus_entropy": (log_lik + log_prior).mean() - entropy,
+        "plus_kl": log_lik.mean() + kl,
+        "no_prior": (log_lik - log_q).mean(),
+        "only_lik": log_lik.mean(),
+        "no_a": (_log_normal(x, z, s) + log_prior - log_q).mean(),
+        "s_as_var": (_log_normal(x, a * z, math.sqrt(s)) + log_prior - log_q).mean(),
+    }
+    z_bad = mu + log_sigma * eps  # log_sigma used as the standard deviation
+    forms["log_sigma_as_std"] = (
+        _log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, log_sigma)
+    ).mean()
+    sd_bad = (0.5 * log_sigma).exp()  # log_sigma treated as a log-variance
+    z_bad = mu + sd_bad * eps
+    forms["log_sigma_as_logvar"] = (
+        _log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, sd_bad)
+    ).mean()
+    return forms
+
+
+_ELBO_MISTAKES = {
+    "sum": "you summed over the S samples: average them (.mean()), the ELBO is an expectation.",
+    "no_entropy": (
+        "you are missing the entropy term: ELBO = E_q[log p(x|z) + log p(z) - log q(z)]; without -log q(z) "
+        "the optimum collapses q onto a point."
+    ),
+    "plus_log_q": "the log q(z) term has the wrong sign: ELBO = E_q[log p(x, z) - log q(z)] (minus log q).",
+    "minus_entropy": "the entropy term has the wrong sign: ELBO = E_q[log p(x, z)] + H[q] (plus the entropy).",
+    "plus_kl": "the KL term has the wrong sign: ELBO = E_q[log p(x|z)] - KL(q(z) || p(z)) (minus the KL).",
+    "no_prior": "you are missing the prior term log p(z): ELBO = E_q[log p(x|z) + log p(z) - log q(z)].",
+    "only_lik": (
+        "you only have the reconstruction term E_q[log p(x|z)]: subtract KL(q(z) || p(z)) "
+        "(or add log p(z) - log q(z) inside the average)."
+    ),
+    "no_a": "you forgot the decoder weight a: the likelihood is p(x|z) = N(x; a*z, s^2).",
+    "s_as_var": "you used s as the variance of p(x|z); s is the standard deviation (variance s**2).",
+    "log_sigma_as_std": "you used log_sigma as the standard deviation: sigma = exp(log_sigma).",
+    "log_sigma_as_logvar": "you treated log_sigma as a log-variance (exp(0.5 * log_sigma)): sigma = exp(log_sigma).",
+}
+
+
+def _elbo_inputs(seed: int, mu: float, log_sigma: float) -> tuple[torch.Tensor, ...]:
+    """x, mu, log_sigma (0-dim, requiring grad) and eps [8] for one call of the student's estimator."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.tensor(1.3, dtype=torch.float64)
+    mu_t = torch.tensor(mu, dtype=torch.float64, requires_grad=True)
+    log_sigma_t = torch.tensor(log_sigma, dtype=torch.float64, requires_grad=True)
+    eps = torch.randn(8, generator=g, dtype=torch.float64)
+    return x, mu_t, log_sigma_t, eps
+
+
+def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
+    """Check elbo_estimate(x, mu, log_sigma, eps, a, s) -> scalar ELBO estimate for z~N(0,1), x|z~N(az, s^2)."""
+
+    def body() -> str | None:
+        x, mu, log_sigma, eps = _elbo_inputs(0, 0.4, 0.25)
+        value = require_scalar(call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S), "the ELBO estimate")
+        again = call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S)
+        if isinstance(again, torch.Tensor) and not _close(value, again):
+            return "two calls with the same eps give different values: use the eps you are given, draw no new noise."
+        with torch.no_grad():
+            forms = _elbo_forms(x, mu, log_sigma, eps, _A, _S)
+        accepted = [name for name in ("ok_mc", "ok_entropy", "ok_kl") if _close(value, forms[name])]
+        if not accepted:
+            if any(_close(value, -forms[name]) for name in ("ok_mc", "ok_entropy", "ok_kl")):
+                return "the sign is flipped: you returned the negative ELBO (the loss to minimise); return the ELBO."
+            for name, message in _ELBO_MISTAKES.items():
+                if _close(value, forms[name]):
+                    return message
+            # Off by the same constant for other inputs: a dropped normalising term of a Gaussian log-density.
+            x2, mu2, log_sigma2, eps2 = _elbo_inputs(1, -0.7, -0.4)
+            value2 = call(elbo_estimate, x2, mu2, log_sigma2, eps2.clone(), _A, _S)
+            with torch.no_grad():
+                forms2 = _elbo_forms(x2, mu2, log_sigma2, eps2, _A, _S)
+            for name in ("ok_mc", "ok_entropy", "ok_kl"):
+                gap1 = (value - forms[name]).item()
+                gap2 = (torch.as_tensor(value2, dtype=torch.float64) - forms2[name]).item()
+                if abs(gap1 - gap2) < 1e-4:
+                    return (
+                        f"your ELBO is off by a constant ({gap1:+.4f}): a normalising term of a Gaussian log-density "
+                        "is missing (-0.5*log(2*pi) or -log(std)); keep it, or the ELBO is no bound on log p(x)."
+                    )
+            return f"the ELBO estimate is {value.item():.6g}, expected {forms['ok_mc'].item():.6g}."
+        # Gradients must reach mu and log_sigma: that is what the reparameterisation is for.
+        grads = torch.autograd.grad(value, [mu, log_sigma], allow_unused=True) if value.requires_grad else (None, None)
+        if any(g is None for g in grads):
+            return (
+                "the estimate is not differentiable w.r.t. mu and log_sigma: build z = mu + exp(log_sigma) * eps with "
+                "torch operations (no .item(), .detach(), numpy or torch.no_grad())."
+            )
+        name = accepted[0]
+        mu_ref = mu.detach().clone().requires_grad_()
+        ls_ref = log_sigma.detach().clone().requires_grad_()
+        ref_grads = torch.autograd.grad(_elbo_forms(x, mu_ref, ls_ref, eps, _A, _S)[name], [mu_ref, ls_ref])
+        if not all(_close(g, r) for g, r in zip(grads, ref_grads, strict=True)):
+            return "the value is right but its gradients are not: is part of z detached from mu or log_sigma?"
+        return None
+
+    return run_check("elbo_estimate", body, "the Monte Carlo ELBO estimate and its gradients are right.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the reparameterisation trick with a log-variance
+# --------------------------------------------------------------------------------------------------
+
+
+def _reparam_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> str:
+    """Name the known mistake that produces z, or give the generic message."""
+    candidates = {
+        "you used logvar as the standard deviation: sigma = exp(0.5 * logvar).": mu + logvar * eps,
+        "you multiplied eps by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).": (
+            mu + logvar.exp() * eps
+        ),
+        "you forgot the exp: sigma = exp(0.5 * logvar), not 0.5 * logvar.": mu + 0.5 * logvar * eps,
+        "you used exp(-0.5 * logvar), which is 1/sigma: sigma = exp(0.5 * logvar).": mu + (-0.5 * logvar).exp() * eps,
+        "you forgot the noise: z = mu + sigma * eps, not mu.": mu,
+        "you forgot to add mu: z = mu + sigma * eps.": (0.5 * logvar).exp() * eps,
+        "the noise term has the wrong sign: z = mu + sigma * eps.": mu - (0.5 * logvar).exp() * eps,
+        "you mixed up the arguments: mu is the mean and exp(0.5 * logvar) the standard deviation.": (
+            logvar + (0.5 * mu).exp() * eps
+        ),
+    }
+    for message, candidate in candidates.items():
+        if _close(z, candidate.detach()):
+            return message
+    return "z differs from mu + exp(0.5 * logvar) * eps."
+
+
+def check_reparameterise(reparameterise: Callable[..., torch.Tensor]) -> Verdict:
+    """Check reparameterise(mu, logvar, eps) -> z = mu + exp(0.5 * logvar) * eps, differentiable in mu and logvar."""
+
+    def body() -> str | None:
+        g = torch.Generator().manual_seed(3)
+        mu = torch.randn(4, 3, generator=g, dtype=torch.float64).requires_grad_()
+        logvar = (1.2 * torch.randn(4, 3, generator=g, dtype=torch.float64)).requires_grad_()
+        eps = torch.randn(4, 3, generator=g, dtype=torch.float64)
+        z = require_tensor(call(reparameterise, mu, logvar, eps.clone()), "z")
+        require_shape(z, (4, 3), "z")
+        z_again = require_tensor(call(reparameterise, mu, logvar, eps.clone()), "z")
+        if not _close(z, z_again):
+            return "two calls with the same eps give different z: use the eps you are given, draw no new noise."
+        with torch.no_grad():
+            ref = mu + (0.5 * logvar).exp() * eps
+        if not _close(z, ref):
+            return _reparam_mistake(z.detach().double(), mu.detach(), logvar.detach(), eps)
+        if not z.requires_grad:
+            return (
+                "z is detached from mu and logvar, so no gradient reaches them: compute it with torch operations "
+                "(no .detach(), .item(), numpy or torch.no_grad())."
+            )
+        grads = torch.autograd.grad(z.sum(), [mu, logvar], allow_unused=True)
+        if grads[0] is None or not _close(grads[0], torch.ones_like(mu)):
+            return "dz/dmu should be 1 everywhere: is mu detached somewhere?"
+        if grads[1] is None or not _close(grads[1], 0.5 * (0.5 * logvar.detach()).exp() * eps):
+            return "dz/dlogvar should be 0.5 * sigma * eps: is sigma detached from logvar?"
+        return None
+
+    return run_check("reparameterise", body, "z = mu + exp(0.5 * logvar) * eps, and gradients reach mu and logvar.")
+
