@@ -1,0 +1,208 @@
+"""The lecture 5 checks accept right answers and reject known-wrong ones with a specific message."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from utils.checks import lecture5
+
+
+def stub(*args, **kwargs):
+    """An exercise the student has not started."""
+    raise NotImplementedError("Exercise")
+
+
+def assert_fails(verdict, *fragments: str) -> None:
+    """The verdict failed and its message names the mistake."""
+    assert not verdict.passed, verdict.line()
+    for fragment in fragments:
+        assert fragment in verdict.message, verdict.line()
+
+
+# ------------------------------------------------------------------------------- gaussian_kl_to_standard
+
+
+def kl_ok(mu, logvar):
+    """Right: the closed form, summed over latent dimensions."""
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1)
+
+
+def kl_ok_torch(mu, logvar):
+    """Right, via torch.distributions."""
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    return torch.distributions.kl_divergence(q, p).sum(dim=1)
+
+
+@pytest.mark.parametrize("fn", [kl_ok, kl_ok_torch])
+def test_kl_correct_passes(fn, capsys):
+    v = lecture5.check_gaussian_kl_to_standard(fn)
+    assert v.passed, v.line()
+    assert "[PASS] gaussian_kl_to_standard" in capsys.readouterr().out
+
+
+def test_kl_stub_fails():
+    assert_fails(lecture5.check_gaussian_kl_to_standard(stub), "not implemented yet")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda mu, lv: (mu**2 + lv.exp() - lv - 1).sum(1), "factor 1/2"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(1), "averaged over the latent dimensions"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv - torch.log(lv) - 1).sum(1), "log of logvar"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv - lv - 1).sum(1), "used logvar where the variance belongs"),
+        (lambda mu, lv: 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(1), "log sigma (the log standard deviation)"),
+        (lambda mu, lv: -kl_ok(mu, lv), "wrong sign"),
+        (lambda mu, lv: 0.5 * (1 + lv - mu**2 - lv.exp()).sum(1), "wrong sign"),
+        (lambda mu, lv: 0.5 * (lv.exp() - lv - 1).sum(1), "mean term mu^2"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1).sum(1), "-logvar term is missing"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() + lv - 1).sum(1), "sign of the logvar term"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(1), "constant -1"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv + 1).sum(1), "not +1"),
+        (lambda mu, lv: kl_ok(mu, lv).sum(), "sum over the batch"),
+        (lambda mu, lv: kl_ok(mu, lv).mean(), "mean over the batch"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1), "sum over the last dimension"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).sum(0), "reduced over the batch"),
+        (lambda mu, lv: kl_ok(mu, lv) + 0.1, "differs from the expected"),
+        (lambda mu, lv: kl_ok(mu, lv).numpy(), "should be a torch.Tensor"),
+        (lambda mu, lv: 1 / 0, "your code raised ZeroDivisionError"),
+    ],
+)
+def test_kl_wrong_answers_fail(wrong, fragment):
+    assert_fails(lecture5.check_gaussian_kl_to_standard(wrong), fragment)
+
+
+# ------------------------------------------------------------------------------------------ bernoulli_nll
+
+
+def nll_ok(logits, x):
+    """Right: stable binary cross-entropy from logits, summed over pixels."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+
+
+def nll_ok_logsigmoid(logits, x):
+    """Right, written out with logsigmoid."""
+    return -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(dim=1)
+
+
+def nll_naive(logits, x):
+    """Right formula, but log(sigmoid) underflows for confident logits."""
+    p = torch.sigmoid(logits)
+    return -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(dim=1)
+
+
+@pytest.mark.parametrize("fn", [nll_ok, nll_ok_logsigmoid])
+def test_nll_correct_passes(fn, capsys):
+    v = lecture5.check_bernoulli_nll(fn)
+    assert v.passed, v.line()
+    assert "[PASS] bernoulli_nll" in capsys.readouterr().out
+
+
+def test_nll_stub_fails():
+    assert_fails(lecture5.check_bernoulli_nll(stub), "not implemented yet")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda lg, x: F.binary_cross_entropy_with_logits(lg, x, reduction="none").mean(1), "averaged over the pixels"),
+        (lambda lg, x: F.binary_cross_entropy_with_logits(lg, x), "one number"),
+        (lambda lg, x: F.binary_cross_entropy_with_logits(lg, x, reduction="sum"), "sum over the whole batch"),
+        (lambda lg, x: nll_ok(lg, x).mean(), "mean over the batch"),
+        (lambda lg, x: F.binary_cross_entropy_with_logits(lg, x, reduction="none"), "sum over the last dimension"),
+        (lambda lg, x: -nll_ok(lg, x), "wrong sign"),
+        (lambda lg, x: F.binary_cross_entropy(torch.sigmoid(torch.sigmoid(lg)), x, reduction="none").sum(1),
+         "sigmoid twice"),
+        (lambda lg, x: -(x * F.logsigmoid(lg)).sum(1), "(1 - x) * log(1 - p) term is missing"),
+        (lambda lg, x: -((1 - x) * F.logsigmoid(-lg)).sum(1), "x * log p term is missing"),
+        (lambda lg, x: ((torch.sigmoid(lg) - x) ** 2).sum(1), "squared error"),
+        (lambda lg, x: F.binary_cross_entropy(lg, x, reduction="none").sum(1), "your code raised"),
+        (nll_naive, "large logits"),
+        (lambda lg, x: nll_ok(lg, x) * 1.01, "differs from the expected"),
+    ],
+)
+def test_nll_wrong_answers_fail(wrong, fragment):
+    assert_fails(lecture5.check_bernoulli_nll(wrong), fragment)
+
+
+# ---------------------------------------------------------------------------------------- vector_quantize
+
+
+def vq_ok(z_e, codebook):
+    """Right: nearest codebook vector, straight-through gradient to z_e only."""
+    idx = torch.cdist(z_e, codebook).argmin(dim=1)
+    z_q = codebook[idx]
+    return z_e + (z_q - z_e).detach(), idx
+
+
+def vq_ok_expanded(z_e, codebook):
+    """Right, with squared distances expanded by hand."""
+    d2 = (z_e**2).sum(1, keepdim=True) - 2 * z_e @ codebook.T + (codebook**2).sum(1)
+    idx = d2.argmin(dim=1)
+    return z_e + (codebook[idx] - z_e).detach(), idx
+
+
+@pytest.mark.parametrize("fn", [vq_ok, vq_ok_expanded])
+def test_vq_correct_passes(fn, capsys):
+    v = lecture5.check_vector_quantize(fn)
+    assert v.passed, v.line()
+    assert "[PASS] vector_quantize" in capsys.readouterr().out
+
+
+def test_vq_stub_fails():
+    assert_fails(lecture5.check_vector_quantize(stub), "not implemented yet")
+
+
+def _farthest(z_e, codebook):
+    idx = torch.cdist(z_e, codebook).argmax(dim=1)
+    return z_e + (codebook[idx] - z_e).detach(), idx
+
+
+def _dot(z_e, codebook):
+    idx = (z_e @ codebook.T).argmax(dim=1)
+    return z_e + (codebook[idx] - z_e).detach(), idx
+
+
+def _in_place(z_e, codebook):
+    z_q, idx = vq_ok(z_e, codebook)
+    codebook.data[0] += 1.0
+    return z_q, idx
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda z_e, cb: vq_ok(z_e, cb)[0], "return a pair"),
+        (lambda z_e, cb: (vq_ok(z_e, cb)[0], vq_ok(z_e, cb)[1].float()), "should be integers"),
+        (lambda z_e, cb: (vq_ok(z_e, cb)[0][:5], vq_ok(z_e, cb)[1]), "z_q has shape"),
+        (_farthest, "farthest"),
+        (_dot, "dot product"),
+        (lambda z_e, cb: (z_e, vq_ok(z_e, cb)[1]), "z_q equals z_e"),
+        (lambda z_e, cb: (cb[vq_ok(z_e, cb)[1]] + (z_e - z_e.detach()), vq_ok(z_e, cb)[1]), "codebook also receives"),
+        (lambda z_e, cb: (z_e + (cb[vq_ok(z_e, cb)[1]] - z_e), vq_ok(z_e, cb)[1]), "no gradient reaches z_e"),
+        (lambda z_e, cb: (cb[vq_ok(z_e, cb)[1]], vq_ok(z_e, cb)[1]), "no gradient reaches z_e"),
+        (lambda z_e, cb: (cb[vq_ok(z_e, cb)[1]].detach(), vq_ok(z_e, cb)[1]), "carries no gradient"),
+        (lambda z_e, cb: (z_e.detach() + (cb[vq_ok(z_e, cb)[1]] - z_e.detach()).detach(), vq_ok(z_e, cb)[1]),
+         "carries no gradient"),
+        (lambda z_e, cb: (2 * z_e + (cb[vq_ok(z_e, cb)[1]] - 2 * z_e).detach(), vq_ok(z_e, cb)[1]), "copied through"),
+        (lambda z_e, cb: ((z_e - cb[vq_ok(z_e, cb)[1]]).detach() + cb[vq_ok(z_e, cb)[1]], vq_ok(z_e, cb)[1]),
+         "z_q equals z_e"),
+        (_in_place, "in place"),
+        (lambda z_e, cb: (vq_ok(z_e, cb)[0] + 0.5, vq_ok(z_e, cb)[1]), "not codebook[indices]"),
+    ],
+)
+def test_vq_wrong_answers_fail(wrong, fragment):
+    assert_fails(lecture5.check_vector_quantize(wrong), fragment)
+
+
+def test_checks_leave_the_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    lecture5.check_gaussian_kl_to_standard(kl_ok)
+    lecture5.check_bernoulli_nll(nll_ok)
+    lecture5.check_vector_quantize(vq_ok)
+    assert torch.equal(torch.rand(3), expected)

@@ -1,0 +1,275 @@
+"""Checks for the exercises of lecture 5 (variational autoencoders).
+
+    from utils.checks import lecture5
+    lecture5.check_gaussian_kl_to_standard(gaussian_kl_to_standard)
+    lecture5.check_bernoulli_nll(bernoulli_nll)
+    lecture5.check_vector_quantize(vector_quantize)
+
+Each check builds its own inputs, compares the student's answer with a reference computed here,
+and names the usual mistakes. The global random state is left as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from utils.checks.core import StudentError, Verdict, call, require_shape, require_tensor, run_check
+
+
+def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdict:
+    """run_check with the CPU random state saved and restored, so a check never shifts a notebook's seed."""
+    with torch.random.fork_rng(devices=[]):
+        return run_check(name, body, success)
+
+
+def _close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """True when two tensors of the same shape agree; NaNs count as disagreement."""
+    a = torch.as_tensor(a).detach().to(torch.float64).cpu()
+    b = torch.as_tensor(b).detach().to(torch.float64).cpu()
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _per_example(
+    out: Any, ref: torch.Tensor, what: str, reductions: Sequence[tuple[str, str]], inner: int
+) -> torch.Tensor:
+    """Stop unless out is a finite [B] tensor; name a batch-reduced or unreduced result (inner: summed dim size)."""
+    out = require_tensor(out, what)
+    b = ref.shape[0]
+    if tuple(out.shape) == (inner,):
+        raise StudentError(
+            f"{what} has shape [{inner}], expected [{b}]: you reduced over the batch (dim 0); sum over dim 1 instead."
+        )
+    if out.dim() == 0:
+        for name, hint in reductions:
+            value = ref.sum() if name == "sum" else ref.mean()
+            if _close(out, value):
+                raise StudentError(f"{what} is one number, the {hint}: return one value per example, shape [{b}].")
+        raise StudentError(f"{what} is one number: return one value per example, shape [{b}].")
+    if out.dim() == 2 and out.shape[0] == b:
+        raise StudentError(
+            f"{what} has shape {list(out.shape)}, expected [{b}]: sum over the last dimension (one value per example)."
+        )
+    require_shape(out, (b,), what)
+    if not torch.isfinite(out).all():
+        raise StudentError(f"{what} contains NaN or inf for ordinary inputs.")
+    return out.detach().to(torch.float64)
+
+
+def _name_mistake(out: torch.Tensor, ref: torch.Tensor, what: str, mistakes: Sequence[tuple[torch.Tensor, str]]) -> str:
+    """The message of the first known mistake that reproduces out, or a generic one."""
+    for wrong, message in mistakes:
+        if _close(out, wrong):
+            return message
+    if _close(out, -ref):
+        return f"{what} has the wrong sign: it is a non-negative quantity (a KL or a negative log-likelihood)."
+    worst = (out - ref).abs().max().item()
+    return f"{what} differs from the expected values (largest difference {worst:.3g})."
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the closed-form KL(N(mu, diag sigma^2) || N(0, I))
+# --------------------------------------------------------------------------------------------------
+
+
+def _ref_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Reference KL to N(0, I), summed over the latent dimensions: [B, D] -> [B]."""
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1)
+
+
+def _kl_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """Five encoder outputs with four latent dimensions; some log-variances are negative, as in a trained VAE."""
+    g = torch.Generator().manual_seed(5)
+    mu = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    logvar = 2.5 * torch.rand(5, 4, generator=g, dtype=torch.float64) - 1.8  # in [-1.8, 0.7]
+    mu[0], logvar[0] = 0.0, 0.0  # the first example is exactly the prior: its KL must be 0
+    return mu, logvar
+
+
+def check_gaussian_kl_to_standard(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    """Check fn(mu [B, D], logvar [B, D]) -> KL(N(mu, diag exp(logvar)) || N(0, I)) per example, shape [B]."""
+
+    def body() -> str | None:
+        mu, logvar = _kl_inputs()
+        ref = _ref_kl(mu, logvar)
+        raw = require_tensor(call(fn, mu.clone(), logvar.clone()), "the KL")
+        if raw.shape == ref.shape and torch.isnan(raw).any():
+            return (
+                "the KL is NaN for negative log-variances: did you take the log of logvar? logvar already is "
+                "log sigma^2; the variance is exp(logvar)."
+            )
+        kl = _per_example(
+            raw, ref, "the KL", [("sum", "sum over the batch"), ("mean", "mean over the batch")], mu.shape[1]
+        )
+        if _close(kl, ref):
+            return None
+        var, d = logvar.exp(), mu.shape[1]
+        return _name_mistake(kl, ref, "the KL", [
+            (2 * ref, "the KL is twice too large: the factor 1/2 in front of the sum is missing."),
+            (ref / d, "the KL is averaged over the latent dimensions: the KL of independent dimensions is their sum."),
+            (0.5 * (mu**2 - 1).sum(1), "you used logvar where the variance belongs: the variance is exp(logvar)."),
+            (0.5 * (mu**2 + (2 * logvar).exp() - 2 * logvar - 1).sum(1),
+             "you treated logvar as log sigma (the log standard deviation): it is log sigma^2, so the variance is "
+             "exp(logvar), not exp(2 * logvar)."),
+            (0.5 * (var - logvar - 1).sum(1), "the mean term mu^2 is missing."),
+            (0.5 * (mu**2 + var - 1).sum(1), "the -logvar term is missing (it is -log sigma^2)."),
+            (0.5 * (mu**2 + var + logvar - 1).sum(1), "the sign of the logvar term is flipped: it is -log sigma^2."),
+            (0.5 * (mu**2 + var - logvar).sum(1), "the constant -1 per latent dimension is missing (the KL of the "
+                                                   "prior to itself must be 0)."),
+            (0.5 * (mu**2 + var - logvar + 1).sum(1), "the constant should be -1 per latent dimension, not +1."),
+        ])
+
+    return _isolated(
+        "gaussian_kl_to_standard", body, "correct: 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) per example."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the Bernoulli reconstruction term -log p(x | z) from decoder logits
+# --------------------------------------------------------------------------------------------------
+
+
+def _ref_bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Reference Bernoulli negative log-likelihood per example, summed over pixels: [B, D] -> [B]."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+
+
+def _nll_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """Four 'images' of 784 pixels: moderate logits and targets that mix exact 0/1 with grey values."""
+    g = torch.Generator().manual_seed(55)
+    logits = 3.0 * torch.randn(4, 784, generator=g, dtype=torch.float64)
+    x = torch.rand(4, 784, generator=g, dtype=torch.float64)
+    x[:2] = (x[:2] > 0.5).to(torch.float64)  # two binary images, two grey ones
+    return logits, x
+
+
+def check_bernoulli_nll(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    """Check fn(logits [B, D], x [B, D]) -> -log p(x | z) per example summed over pixels, shape [B], stable."""
+
+    def body() -> str | None:
+        logits, x = _nll_inputs()
+        ref = _ref_bernoulli_nll(logits, x)
+        out = call(fn, logits.clone(), x.clone())
+        nll = _per_example(
+            out, ref, "the NLL",
+            [("sum", "sum over the whole batch"), ("mean", "mean over the batch")], x.shape[1],
+        )
+        if not _close(nll, ref):
+            p = torch.sigmoid(logits)
+            d = x.shape[1]
+            all_mean = F.binary_cross_entropy_with_logits(logits, x)
+            if _close(nll.mean(), all_mean) or _close(nll, ref / d):
+                return (
+                    "the NLL is averaged over the pixels (reduction='mean'): sum over the 784 pixels. The log-likelihood "
+                    "of an image is the sum over its independent pixels; a mean gives the KL term 784 times too much weight."
+                )
+            return _name_mistake(nll, ref, "the NLL", [
+                (F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").sum(1),
+                 "you applied the sigmoid twice: fn receives logits; binary_cross_entropy_with_logits applies it once."),
+                (-(x * F.logsigmoid(logits)).sum(1), "the (1 - x) * log(1 - p) term is missing."),
+                (-((1 - x) * F.logsigmoid(-logits)).sum(1), "the x * log p term is missing."),
+                (((p - x) ** 2).sum(1), "that is a squared error (a Gaussian decoder): this exercise asks for the "
+                                        "Bernoulli negative log-likelihood (binary cross-entropy)."),
+                (F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1),
+                 "the arguments are swapped: the predictions are the logits, the targets are x."),
+            ])
+        # Very confident wrong predictions: sigmoid underflows to 0 in float32 and log(0) = -inf.
+        big = torch.tensor([[150.0, -150.0, 30.0, -30.0]], dtype=torch.float32).repeat(2, 1)  # [2, 4]
+        xb = torch.tensor([[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
+        out_big = require_tensor(call(fn, big, xb), "the NLL for large logits")
+        if not torch.isfinite(out_big).all():
+            return (
+                "the NLL is inf or NaN for large logits (|logit| = 150): sigmoid underflows to 0 and log(0) = -inf. "
+                "Work with the logits: F.binary_cross_entropy_with_logits, or F.logsigmoid."
+            )
+        return None
+
+    return _isolated(
+        "bernoulli_nll", body, "correct: binary cross-entropy from logits, summed over pixels, one value per image."
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: vector quantisation with the straight-through estimator
+# --------------------------------------------------------------------------------------------------
+
+
+def _vq_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Twelve encoder outputs, a codebook of five vectors of different lengths, and an upstream gradient."""
+    g = torch.Generator().manual_seed(7)
+    z_e = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    codebook = torch.randn(5, 3, generator=g, dtype=torch.float64) * torch.tensor([[0.3], [2.5], [1.0], [0.6], [1.8]],
+                                                                                 dtype=torch.float64)
+    upstream = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    return z_e, codebook, upstream
+
+
+def _vq_index_mistake(idx: torch.Tensor, z_e: torch.Tensor, codebook: torch.Tensor) -> str:
+    """Explain wrong codebook indices."""
+    dist = torch.cdist(z_e, codebook)
+    if torch.equal(idx, dist.argmax(dim=1)):
+        return "you picked the farthest codebook vector (argmax): the nearest one has the smallest distance (argmin)."
+    if torch.equal(idx, (z_e @ codebook.T).argmax(dim=1)):
+        return (
+            "you picked the codebook vector with the largest dot product: nearest means the smallest Euclidean "
+            "distance, and the codebook vectors here have different lengths."
+        )
+    return "some indices are not those of the nearest codebook vector (smallest Euclidean distance)."
+
+
+def check_vector_quantize(fn: Callable[[torch.Tensor, torch.Tensor], Any]) -> Verdict:
+    """Check fn(z_e [N, D], codebook [K, D]) -> (z_q [N, D] with straight-through gradients, indices [N])."""
+
+    def body() -> str | None:
+        z_e0, codebook0, upstream = _vq_inputs()
+        n, d = z_e0.shape
+        z_e = z_e0.clone().requires_grad_(True)
+        codebook = codebook0.clone().requires_grad_(True)
+        out = call(fn, z_e, codebook)
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            return "return a pair (z_q, indices)."
+        z_q, idx = out
+        z_q = require_tensor(z_q, "z_q")
+        idx = require_tensor(idx, "indices")
+        require_shape(z_q, (n, d), "z_q")
+        if idx.dtype not in (torch.int64, torch.int32):
+            return f"indices should be integers (torch.long, from argmin), got {idx.dtype}."
+        require_shape(idx, (n,), "indices")
+        ref_idx = torch.cdist(z_e0, codebook0).argmin(dim=1)
+        if not torch.equal(idx.cpu().long(), ref_idx):
+            return _vq_index_mistake(idx.cpu().long(), z_e0, codebook0)
+        if _close(z_q, z_e0):
+            return "z_q equals z_e: the forward value must be the quantised vector codebook[indices]."
+        if not _close(z_q, codebook0[ref_idx]):
+            return "z_q is not codebook[indices]: in the forward pass z_q must equal the chosen codebook vectors."
+        if not z_q.requires_grad:
+            return (
+                "z_q carries no gradient at all: the decoder's gradient must reach the encoder through "
+                "z_e + (z_q - z_e).detach()."
+            )
+        g_e, g_c = torch.autograd.grad((z_q * upstream).sum(), [z_e, codebook], allow_unused=True)
+        if g_e is None or _close(g_e, torch.zeros_like(g_e)):
+            return (
+                "no gradient reaches z_e: codebook[indices] is not differentiable with respect to the encoder "
+                "output. Use the straight-through estimator z_q = z_e + (z_q - z_e).detach()."
+            )
+        if not _close(g_e, upstream):
+            return (
+                "the gradient reaching z_e is not the gradient of z_q copied through: with "
+                "z_e + (z_q - z_e).detach() the encoder gets exactly dL/dz_q."
+            )
+        if g_c is not None and not _close(g_c, torch.zeros_like(g_c)):
+            return (
+                "the codebook also receives the decoder's gradient through z_q: detach the quantised vectors in "
+                "the straight-through output, z_e + (z_q - z_e).detach(); the codebook learns from its own loss term."
+            )
+        if not torch.equal(codebook.detach(), codebook0) or not torch.equal(z_e.detach(), z_e0):
+            return "your function changed its inputs in place: leave z_e and the codebook untouched."
+        return None
+
+    return _isolated(
+        "vector_quantize", body, "correct: nearest codebook vectors forward, gradients copied straight through to z_e."
+    )
