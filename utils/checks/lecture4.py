@@ -1,0 +1,279 @@
+"""Checks for Lecture 4 (GANs): the discriminator loss, the Jensen-Shannon divergence and the gradient penalty."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.checks.core import StudentError, Verdict, call, require_scalar, require_tensor, run_check
+
+_LOGITS_HINT = (
+    "the inputs are logits (any real number), not probabilities: compute log D(x) = F.logsigmoid(logit) and "
+    "log(1 - D(x)) = F.logsigmoid(-logit), or use F.binary_cross_entropy_with_logits"
+)
+
+
+def _close(a: float | torch.Tensor, b: float | torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """True when two numbers agree."""
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _loss_value(fn: Callable[..., Any], what: str, *args: Any) -> torch.Tensor:
+    """Call a student loss, turning the usual probabilities-vs-logits crash and nan into a hint."""
+    try:
+        value = call(fn, *args)
+    except RuntimeError as err:
+        if "between 0 and 1" in str(err):
+            raise StudentError(f"{what} crashed on negative logits: {_LOGITS_HINT}.") from None
+        raise
+    value = require_tensor(value, what)
+    if value.dim() == 0 and not torch.isfinite(value):
+        raise StudentError(f"{what} is {value.item()}: {_LOGITS_HINT}.")
+    return require_scalar(value, what)
+
+
+def _ref_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Reference: -(mean log D(x) + mean log(1 - D(G(z)))) from logits."""
+    return -(F.logsigmoid(real).mean() + F.logsigmoid(-fake).mean())
+
+
+def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
+    """fn(d_real_logits, d_fake_logits) is -V(D, G): -mean log D(x) - mean log(1 - D(G(z))), from logits."""
+
+    def body() -> str | None:
+        g = torch.Generator().manual_seed(0)
+        real = (torch.randn(16, 1, generator=g) * 2 + 0.5).requires_grad_()
+        fake = (torch.randn(16, 1, generator=g) * 2 - 0.5).requires_grad_()
+        with torch.no_grad():
+            ref = _ref_d_loss(real, fake)
+            real_term, fake_term = -F.logsigmoid(real).mean(), -F.logsigmoid(-fake).mean()
+            wrong = {
+                "the labels are swapped: real samples should be called real (D(x) -> 1) and fakes fake "
+                "(D(G(z)) -> 0), so the loss is -log D(x) - log(1 - D(G(z)))": _ref_d_loss(fake, real),
+                "the fake term is missing: add -mean log(1 - D(G(z))) = -mean logsigmoid(-d_fake_logits)": real_term,
+                "the real term is missing: add -mean log D(x) = -mean logsigmoid(d_real_logits)": fake_term,
+                "the sign is flipped: this is V(D, G), which D maximises; the loss to minimise is -V(D, G)": -ref,
+                "a sigmoid is applied twice: the inputs are already logits, so do not call torch.sigmoid before a "
+                "function that expects logits": _ref_d_loss(torch.sigmoid(real), torch.sigmoid(fake)),
+                "use the mean over the batch, not the sum": ref * real.shape[0],
+                "this is half the expected value: the loss is the sum of the real and the fake term, "
+                "not their average": ref / 2,
+            }
+        value = _loss_value(fn, "discriminator_loss(d_real_logits, d_fake_logits)", real, fake)
+        if not _close(value, ref):
+            for message, alt in wrong.items():
+                if _close(value, alt):
+                    raise StudentError(f"{message}.")
+            raise StudentError(
+                f"value {value.item():.4f}, expected {ref.item():.4f} = -mean log D(x) - mean log(1 - D(G(z)))."
+            )
+        if not value.requires_grad:
+            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        value.backward()
+        if real.grad is None or fake.grad is None:
+            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        # A confident discriminator: log(1 - sigmoid(40)) is log(0) in float32 unless computed from the logit.
+        big_real = torch.tensor([[40.0], [-30.0], [3.0]])
+        big_fake = torch.tensor([[40.0], [-40.0], [-3.0]])
+        big_ref = _ref_d_loss(big_real, big_fake)
+        big = require_tensor(call(fn, big_real, big_fake), "discriminator_loss on large logits")
+        if big.numel() != 1 or not _close(big.reshape(()), big_ref, rtol=1e-3):
+            got = f"{big.flatten()[0].item():.4g}" if big.numel() else "an empty tensor"
+            raise StudentError(
+                f"right for moderate logits but {got} instead of {big_ref.item():.4g} for large ones (|logit| = 40): "
+                "log(1 - sigmoid(40)) rounds to log(0) in float32; compute log D = F.logsigmoid(logit) and "
+                "log(1 - D) = F.logsigmoid(-logit), or use F.binary_cross_entropy_with_logits."
+            )
+        return None
+
+    return run_check("discriminator_loss", body, "correct: -mean log D(x) - mean log(1 - D(G(z))), computed from logits.")
+
+
+def _ref_js(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
+    """Reference JS divergence in nats between densities on a grid with spacing dx."""
+    m = (p + q) / 2
+
+    def kl(a: torch.Tensor) -> torch.Tensor:
+        safe = torch.where(a > 0, a / torch.where(m > 0, m, torch.ones_like(m)), torch.ones_like(a))
+        return (a * safe.log()).sum() * dx
+
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def _ref_kl(p: torch.Tensor, q: torch.Tensor, dx: float) -> torch.Tensor:
+    """KL(p || q) on a grid (for spotting a KL returned instead of JS)."""
+    return (p * (p / q).log()).sum() * dx
+
+
+def _gauss(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
+    """Normal density on a grid."""
+    return torch.exp(-0.5 * ((x - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+
+
+def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
+    """fn(p, q, dx) is JS(p || q) in nats for densities p, q given on a grid with spacing dx."""
+
+    def body() -> str | None:
+        x = torch.linspace(-8, 8, 1601, dtype=torch.float64)
+        dx = float(x[1] - x[0])
+        p = 0.5 * _gauss(x, -1.5, 0.6) + 0.5 * _gauss(x, 1.5, 0.6)
+        q = _gauss(x, 0.5, 1.2)
+        ref = _ref_js(p, q, dx)
+        value = require_tensor(call(fn, p, q, dx), "js_divergence(p, q, dx)")
+        if value.dim() != 0:
+            raise StudentError(
+                f"js_divergence should return one number (0-dim tensor), got shape {list(value.shape)}: "
+                "sum over the grid and multiply by dx."
+            )
+        if not torch.isfinite(value):
+            raise StudentError(f"js_divergence is {value.item()}: check for log(0) or a division by zero.")
+        if not _close(value, ref):
+            m = (p + q) / 2
+            wrong = {
+                "in bits: this book measures JS in nats, so use the natural log (torch.log)": ref / math.log(2),
+                "this is KL(p || q), not JS: compare each density with the mixture m = (p + q) / 2": _ref_kl(p, q, dx),
+                "this is KL(p || m) only: JS averages both halves, 0.5 KL(p || m) + 0.5 KL(q || m)": _ref_kl(p, m, dx),
+                "the factors 1/2 are missing: JS = 0.5 KL(p || m) + 0.5 KL(q || m)": 2 * ref,
+                "multiply the sum by the grid spacing dx to turn it into an integral": ref / dx,
+                "the mixture must be m = (p + q) / 2, not p + q": ref - math.log(2),
+            }
+            for message, alt in wrong.items():
+                if _close(value, alt):
+                    raise StudentError(f"{message}.")
+            raise StudentError(f"value {value.item():.5f}, expected {ref.item():.5f}.")
+        # Disjoint supports: JS is exactly log 2, and 0 * log 0 must count as 0.
+        p2 = torch.where(x < 0, 0.125, 0.0).to(torch.float64) * (x > -8)
+        q2 = torch.where(x > 0, 0.125, 0.0).to(torch.float64) * (x < 8)
+        value2 = require_tensor(call(fn, p2, q2, dx), "js_divergence on densities with zeros")
+        if value2.dim() != 0 or not torch.isfinite(value2):
+            raise StudentError(
+                f"js_divergence is {value2.flatten()[0].item() if value2.numel() else value2} for densities that "
+                "are zero somewhere: treat 0 * log 0 as 0 (e.g. torch.where(p > 0, p * torch.log(p / m), 0))."
+            )
+        ref2 = _ref_js(p2, q2, dx)
+        if not _close(value2, ref2, rtol=1e-3, atol=1e-3):
+            raise StudentError(f"for disjoint supports the value is {value2.item():.4f}, expected log 2 = {ref2.item():.4f}.")
+        return None
+
+    return run_check("js_divergence", body, "correct: 0.5 KL(p || m) + 0.5 KL(q || m) with m = (p + q) / 2, in nats.")
+
+
+class _LinearCritic(nn.Module):
+    """f(x) = w . flatten(x) + b: its gradient is w everywhere, so the penalty is (|w| - 1)^2 exactly."""
+
+    def __init__(self, shape: tuple[int, ...], norm: float) -> None:
+        """A fixed weight of the given norm over inputs of the given per-sample shape."""
+        super().__init__()
+        d = math.prod(shape)
+        w = torch.randn(d, generator=torch.Generator().manual_seed(3))
+        self.linear = nn.Linear(d, 1)
+        with torch.no_grad():
+            self.linear.weight.copy_((w / w.norm() * norm).unsqueeze(0))
+            self.linear.bias.fill_(0.3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores [B, 1] for inputs [B, ...]."""
+        return self.linear(x.flatten(1))  # [B, ...] -> [B, D] -> [B, 1]
+
+
+class _QuadraticCritic(nn.Module):
+    """f(x) = |x|^2 / 2 per sample: its gradient at x_hat is x_hat itself."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores [B, 1] for inputs [B, ...]."""
+        return 0.5 * x.flatten(1).pow(2).sum(dim=1, keepdim=True)  # [B, ...] -> [B, 1]
+
+
+def _penalty(fn: Callable[..., Any], critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, seed: int) -> torch.Tensor:
+    """Call the student's penalty with a fixed global seed, leaving the caller's random state untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            value = call(fn, critic, real, fake)
+        except RuntimeError as err:
+            if "does not require grad" in str(err):
+                raise StudentError(
+                    "torch.autograd.grad failed because x_hat does not require gradients: "
+                    "call x_hat.requires_grad_(True) before passing it to the critic."
+                ) from None
+            raise
+    return require_scalar(value, "gradient_penalty(critic, real, fake)")
+
+
+def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
+    """fn(critic, real, fake) is mean over samples of (|grad critic(x_hat)| - 1)^2 at random interpolates x_hat."""
+
+    def body() -> None:
+        with torch.random.fork_rng(devices=[]):  # the test critics' initialisation leaves the caller's seed alone
+            _gradient_penalty_problem(fn)
+
+    return run_check(
+        "gradient_penalty", body, "correct: mean (|grad critic(x_hat)| - 1)^2 at random interpolates, differentiable."
+    )
+
+
+def _gradient_penalty_problem(fn: Callable[..., Any]) -> None:
+    """The body of check_gradient_penalty: returns when the penalty is right, raises StudentError if not."""
+    shape = (1, 4, 4)  # image-like samples: the norm must run over all non-batch dimensions
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.rand(64, *shape, generator=g), torch.rand(64, *shape, generator=g)
+    critic = _LinearCritic(shape, norm=3.0)
+    value = _penalty(fn, critic, real, fake, seed=0)
+    expected = torch.tensor(4.0)  # (|w| - 1)^2 with |w| = 3, whatever the interpolation
+    if not _close(value, expected, rtol=1e-3):
+        wrong = {
+            "the square is missing: penalise (norm - 1) ** 2, not (norm - 1)": 2.0,
+            "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies "
+            "by lambda": 40.0,
+            "the squared gradient norm is used: take the norm itself (.norm(2, dim=1)), then (norm - 1) ** 2": 64.0,
+        }
+        for message, alt in wrong.items():
+            if _close(value, alt, rtol=1e-3):
+                raise StudentError(f"{message}.")
+        raise StudentError(
+            f"for a linear critic whose gradient has norm 3 everywhere the penalty is {value.item():.4g}, expected "
+            "(3 - 1)^2 = 4: take one norm per sample over all its other dimensions, "
+            "grad.flatten(1).norm(2, dim=1), then the mean of (norm - 1) ** 2."
+        )
+    if value.grad_fn is None:
+        raise StudentError(
+            "the penalty is not connected to the critic's weights, so it cannot train the critic: pass "
+            "create_graph=True to torch.autograd.grad."
+        )
+    critic.zero_grad()
+    value.backward()
+    w = critic.linear.weight
+    if w.grad is None or not _close(w.grad, w.detach() * 4.0 / 3.0, rtol=1e-3, atol=1e-5):
+        raise StudentError(
+            "backpropagating the penalty does not give the right gradient for the critic's weights: pass "
+            "create_graph=True to torch.autograd.grad and don't .detach() the gradients."
+        )
+    # Where is the gradient taken? For f = |x|^2 / 2 the gradient at x_hat is x_hat. With real = 2u and
+    # fake = -2u (u a unit vector per sample) and eps ~ U[0, 1] per sample, |x_hat| = 2|2 eps - 1| and the
+    # penalty averages to E[(2t - 1)^2] = 1/3 for t ~ U[0, 1].
+    u = torch.randn(8192, *shape, generator=g)
+    u = u / u.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # [B, 1, 4, 4], unit norm per sample
+    values = [_penalty(fn, _QuadraticCritic(), 2 * u, -2 * u, seed=s).item() for s in (1, 2, 3)]
+    if all(abs(v - 1.0) < 1e-3 for v in values):
+        raise StudentError(
+            "the gradient is taken at the real (or fake) samples themselves: take it at random interpolates "
+            "x_hat = eps * real + (1 - eps) * fake, with eps ~ U[0, 1] drawn per sample (torch.rand)."
+        )
+    if max(values) - min(values) > 0.05:
+        raise StudentError(
+            f"the penalty jumps between calls ({', '.join(f'{v:.3f}' for v in values)}): draw one eps per sample, "
+            "eps = torch.rand(B, 1, 1, 1) (or torch.rand(B, 1) for flat samples), not one for the whole batch."
+        )
+    mean = sum(values) / len(values)
+    if abs(mean - 1 / 3) > 0.03:
+        per_pixel = " Draw eps per sample, shape [B, 1, 1, 1], not per pixel." if mean < 0.15 else ""
+        raise StudentError(
+            f"at random interpolates of a test critic the penalty averages {mean:.3f}, expected about 0.333: use "
+            f"x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1] (torch.rand), one eps per sample.{per_pixel}"
+        )
