@@ -45,6 +45,13 @@ def test_markdown_answers_become_prompts_and_outputs_are_cleared():
     assert SOURCE["cells"][1]["outputs"], "the source must not be modified"
 
 
+def test_markers_hidden_in_html_comments_work_in_markdown():
+    source = nb(md("## Exercise 3: why\n<!-- ### BEGIN SOLUTION -->\nBecause.\n<!-- ### END SOLUTION -->\nAfter."))
+    text = assignments.make_student_notebook(source)["cells"][0]["source"]
+    assert "Because" not in text and "SOLUTION" not in text
+    assert text.endswith(assignments.ANSWER_PROMPT + "\nAfter.")
+
+
 def test_stub_compiles_and_raises():
     src = assignments.make_student_notebook(SOURCE)["cells"][1]["source"]
     scope: dict = {}

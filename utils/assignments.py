@@ -4,7 +4,8 @@
     python -m utils.assignments --check  # exit 1 when a student copy is out of date
 
 Between `### BEGIN SOLUTION` and `### END SOLUTION`, code becomes a stub that raises
-NotImplementedError naming the exercise, and markdown becomes an answer prompt.
+NotImplementedError naming the exercise, and markdown becomes an answer prompt. In markdown the
+markers may be wrapped in an HTML comment (`<!-- ### BEGIN SOLUTION -->`) so the page hides them.
 The exercise's name is the latest markdown heading that contains "Exercise".
 """
 
@@ -36,12 +37,20 @@ def _source(cell: dict[str, Any]) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def _marker(line: str) -> str:
+    """A line without surrounding blanks or an HTML comment, so `<!-- ### BEGIN SOLUTION -->` also marks."""
+    text = line.strip()
+    if text.startswith("<!--") and text.endswith("-->"):
+        text = text[4:-3].strip()
+    return text
+
+
 def _strip_regions(text: str, replacement: str, where: str, code: bool) -> str:
     """Replace every marked region in text; code stubs keep the BEGIN line's indentation."""
     out: list[str] = []
     inside = False
     for line in text.split("\n"):
-        stripped = line.strip()
+        stripped = _marker(line)
         if stripped.startswith(BEGIN):
             if inside:
                 raise AssignmentError(f"{where}: '{BEGIN}' inside another solution region.")

@@ -1,0 +1,211 @@
+"""Checks for the exercises of lab 3 (comparing the GAN of lab 1 with the VAE of lab 2).
+
+    from utils.checks import comparison_lab
+    comparison_lab.check_laplacian_variance(laplacian_variance)
+    comparison_lab.check_invert_generator(invert_generator)
+
+Each check builds its own inputs (fixed seeds), compares the student's answer with a reference
+computed here, and names the usual mistakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.checks.core import Verdict, call, require_shape, require_tensor, run_check
+
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdict:
+    """run_check with the global CPU random state saved and restored, so a check never shifts a notebook's seed."""
+    with torch.random.fork_rng(devices=[]):
+        return run_check(name, body, success)
+
+
+def _close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+    """True when two tensors of the same shape agree; NaNs count as disagreement."""
+    a = torch.as_tensor(a).detach().to(torch.float64).cpu()
+    b = torch.as_tensor(b).detach().to(torch.float64).cpu()
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: sharpness as the variance of the Laplacian
+# --------------------------------------------------------------------------------------------------
+
+
+def _filtered(x: torch.Tensor, kernel: torch.Tensor = LAPLACIAN, padding: int = 0) -> torch.Tensor:
+    """Images [N, 1, H, W] filtered by a 3x3 kernel: [N, 1, H-2, W-2] (or [N, 1, H, W] with padding=1)."""
+    return F.conv2d(x, kernel.to(x).view(1, 1, 3, 3), padding=padding)
+
+
+def reference_laplacian_variance(x: torch.Tensor) -> torch.Tensor:
+    """Per-image variance [N] of the 4-neighbour Laplacian response (valid convolution, population variance)."""
+    return _filtered(x).flatten(1).var(dim=1, unbiased=False)
+
+
+def _sharpness_images() -> torch.Tensor:
+    """Six test images [6, 1, 28, 28]: random, blurred, a constant, a checkerboard, a bar, a dot near the border."""
+    g = torch.Generator().manual_seed(0)
+    noise = torch.rand(2, 1, 28, 28, generator=g, dtype=torch.float64)
+    blurred = F.avg_pool2d(noise[:1], 3, stride=1, padding=1)
+    constant = torch.full((1, 1, 28, 28), 0.4, dtype=torch.float64)
+    checker = ((torch.arange(28).view(-1, 1) + torch.arange(28).view(1, -1)) % 2).to(torch.float64).view(1, 1, 28, 28)
+    bar = torch.zeros(1, 1, 28, 28, dtype=torch.float64)
+    bar[..., 6:22, 12:16] = 1.0
+    bar[..., 0, :] = 0.7  # ink on the border: zero padding would add edges here
+    return torch.cat([noise, blurred, constant, checker, bar])
+
+
+def _laplacian_mistake(v: torch.Tensor, x: torch.Tensor) -> str:
+    """Name the known mistake behind a wrong per-image sharpness value."""
+    lap = _filtered(x).flatten(1)
+    eight = torch.tensor([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]])
+    candidates = {
+        "you returned the standard deviation of the Laplacian: return its variance (.var, not .std).": lap.std(
+            dim=1, unbiased=False
+        ),
+        "you returned the mean of the Laplacian response, which is near 0 for any image: return its variance.": lap.mean(
+            dim=1
+        ),
+        "you returned the mean absolute Laplacian: return its variance.": lap.abs().mean(dim=1),
+        "you returned the mean squared Laplacian: subtract its mean first, i.e. take the variance.": lap.pow(2).mean(dim=1),
+        "you took the variance of the image itself: filter it with the Laplacian kernel first (F.conv2d).": x.flatten(
+            1
+        ).var(dim=1, unbiased=False),
+        "you used the 8-neighbour Laplacian: use the 4-neighbour kernel [[0, 1, 0], [1, -4, 1], [0, 1, 0]].": _filtered(
+            x, eight
+        )
+        .flatten(1)
+        .var(dim=1, unbiased=False),
+    }
+    for message, candidate in candidates.items():
+        if _close(v, candidate, rtol=3e-3) or _close(v, candidate.sqrt(), rtol=3e-3):  # either variance correction
+            return message
+    ref = reference_laplacian_variance(x)
+    return f"the values differ from the expected ones: expected {[round(r, 4) for r in ref.tolist()]}."
+
+
+def check_laplacian_variance(laplacian_variance: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
+    """Check laplacian_variance(x [N, 1, 28, 28]) -> [N] variance of each image's 4-neighbour Laplacian."""
+
+    def body() -> str | None:
+        x = _sharpness_images()
+        n = x.shape[0]
+        v = require_tensor(call(laplacian_variance, x.clone()), "the result")
+        if v.dim() == 0:
+            return f"you returned one number for the whole batch: return one value per image, shape [{n}]."
+        if tuple(v.shape) in ((n, 1), (n, 1, 1), (n, 1, 1, 1)):
+            return f"the result has shape {list(v.shape)}: flatten it to [{n}] (e.g. .flatten() or .squeeze())."
+        require_shape(v, (n,), "the result")
+        v = v.detach().double()
+        accepted = [
+            _filtered(x, padding=p).flatten(1).var(dim=1, unbiased=u) for p in (0, 1) for u in (False, True)
+        ]  # valid or zero-padded convolution, population or sample variance
+        if any(_close(v, a) for a in accepted):
+            return None
+        return _laplacian_mistake(v, x)
+
+    return _isolated("laplacian_variance", body, "one variance of the Laplacian per image.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: inverting a generator by optimising its input
+# --------------------------------------------------------------------------------------------------
+
+
+class _TinyGenerator(nn.Module):
+    """A small generator: z [N, 4] -> images [N, 1, 28, 28] in [0, 1]."""
+
+    def __init__(self) -> None:
+        """One hidden layer with a fixed random initialisation."""
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 784), nn.Sigmoid())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Decode latents to images."""
+        return self.net(z).view(-1, 1, 28, 28)
+
+
+def _generator() -> _TinyGenerator:
+    """The check's generator, with fixed weights scaled up so that z matters."""
+    torch.manual_seed(4)
+    gen = _TinyGenerator()
+    with torch.no_grad():
+        gen.net[0].weight.mul_(3.0)
+        gen.net[2].weight.mul_(3.0)
+    return gen.requires_grad_(False)
+
+
+def reference_invert(decode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, z0: torch.Tensor, steps: int,
+                     lr: float, variant: str = "ok") -> torch.Tensor:
+    """Adam on z from z0, minimising the squared error summed per image and averaged over the batch."""
+    z = z0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    for _ in range(steps):
+        if variant != "no_zero_grad":
+            opt.zero_grad()
+        loss = ((decode(z) - x) ** 2).flatten(1).sum(dim=1).mean()
+        (-loss if variant == "ascent" else loss).backward()
+        opt.step()
+    return z.detach()
+
+
+def _per_image_error(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Squared error per image [N] between decode(z) and x."""
+    with torch.no_grad():
+        return ((decode(z) - x) ** 2).flatten(1).sum(dim=1)
+
+
+def check_invert_generator(invert_generator: Callable[..., torch.Tensor]) -> Verdict:
+    """Check invert_generator(decode, x, z0, steps, lr) -> z [N, d] found by Adam on the squared error."""
+
+    def body() -> str | None:
+        gen = _generator()
+        weights = [p.detach().clone() for p in gen.parameters()]
+        g = torch.Generator().manual_seed(5)
+        z_true = torch.randn(6, 4, generator=g)
+        with torch.no_grad():
+            x = gen(z_true)
+        z0 = torch.randn(6, 4, generator=g)
+        z0_copy = z0.clone()
+        steps, lr = 60, 0.05
+        z = require_tensor(call(invert_generator, gen, x.clone(), z0, steps, lr), "z")
+        if z.shape == x.shape:
+            return "you returned images: return the latent codes z (shape [N, z_dim]); decode them afterwards."
+        require_shape(z, (6, 4), "z")
+        if not torch.equal(z0, z0_copy):
+            return "you changed z0 in place: start from a copy, z = z0.clone().requires_grad_(True)."
+        if not all(torch.equal(p, w) for p, w in zip(gen.parameters(), weights, strict=True)):
+            return "the generator's weights changed: optimise z only (torch.optim.Adam([z], lr=lr)), not the generator."
+        z = z.detach().float()
+        if _close(z, z0):
+            return "z did not move from z0: call loss.backward() and optimizer.step() in every step."
+        ref = reference_invert(gen, x, z0, steps, lr)
+        if _close(z, ref, rtol=1e-3, atol=1e-4):
+            return None
+        for variant, message in (
+            ("no_zero_grad", "you did not call optimizer.zero_grad() in the loop: gradients of earlier steps pile up."),
+            ("ascent", "the error grew: minimise the squared error (loss.backward() on +loss), do not maximise it."),
+        ):
+            if _close(z, reference_invert(gen, x, z0, steps, lr, variant), rtol=1e-3, atol=1e-4):
+                return message
+        err, ref_err = _per_image_error(gen, z, x).mean(), _per_image_error(gen, ref, x).mean()
+        start_err = _per_image_error(gen, z0, x).mean()
+        if err >= start_err:
+            return f"the squared error did not go down ({start_err:.3f} at z0, {err:.3f} at your z): check the loss and the sign."
+        if err <= ref_err * 1.05 + 1e-4:
+            return None  # another route (another optimiser, a mean over pixels) that reconstructs as well
+        return (
+            f"your z reconstructs worse than {steps} Adam steps with lr={lr} should (squared error {err:.4f} per image, "
+            f"expected about {ref_err:.4f}): use torch.optim.Adam([z], lr=lr) on the squared error, for `steps` steps."
+        )
+
+    return _isolated("invert_generator", body, "Adam on z alone brings G(z) close to x, and z0 and the generator stay untouched.")
+

@@ -1,0 +1,508 @@
+"""Checks for the exercises of lab 2 (a variational autoencoder on MNIST).
+
+    from utils.checks import vae_lab
+    vae_lab.check_encoder(Encoder)
+    vae_lab.check_reparameterise(reparameterise)
+    vae_lab.check_decoder(Decoder)
+    vae_lab.check_vae_loss(vae_loss)
+    vae_lab.check_train_step(train_step)
+
+Each check builds its own inputs (small sizes, fixed seeds), compares the student's answer with a
+reference computed here, and names the usual mistakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.checks.core import StudentError, Verdict, call, require_scalar, require_shape, require_tensor, run_check
+
+X_DIM = 784
+
+
+def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdict:
+    """run_check with the global CPU random state saved and restored, so a check never shifts a notebook's seed."""
+    with torch.random.fork_rng(devices=[]):
+        return run_check(name, body, success)
+
+
+def _close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """True when two tensors (or numbers) of the same shape agree; NaNs count as disagreement."""
+    a = torch.as_tensor(a).detach().to(torch.float64).cpu()
+    b = torch.as_tensor(b).detach().to(torch.float64).cpu()
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _images(n: int, seed: int) -> torch.Tensor:
+    """n images [n, 1, 28, 28] with grey values in [0, 1], like MNIST pixels."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 28, 28, generator=g)
+
+
+def _build(cls: Any, *args: int) -> nn.Module:
+    """Instantiate the student's module class, insisting that it is an nn.Module."""
+    module = call(cls, *args)
+    if not isinstance(module, nn.Module):
+        raise StudentError(f"{getattr(cls, '__name__', 'the class')}(...) should build an nn.Module, got {type(module).__name__}.")
+    if not any(True for _ in module.parameters()):
+        raise StudentError("the module has no parameters: create its nn.Linear layers in __init__ (as attributes).")
+    return module
+
+
+def _require_all_grads(module: nn.Module, what: str) -> None:
+    """Stop unless every parameter of module received a gradient."""
+    missing = [name for name, p in module.named_parameters() if p.requires_grad and p.grad is None]
+    if missing:
+        raise StudentError(
+            f"no gradient reaches {what} parameter(s) {missing[:3]}: is a layer unused in forward, or is the output detached?"
+        )
+
+
+def _is_affine(f: Callable[[torch.Tensor], torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> bool:
+    """True when f behaves like an affine map on these inputs: f((a+b)/2) == (f(a)+f(b))/2."""
+    with torch.no_grad():
+        mid = f((a + b) / 2)
+        return _close(mid, (f(a) + f(b)) / 2, rtol=1e-4, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the encoder q(z|x) -> (mu, logvar)
+# --------------------------------------------------------------------------------------------------
+
+
+def _encode(encoder: nn.Module, x: torch.Tensor, z_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the student's encoder and validate that it returns (mu, logvar) of shape [B, z_dim]."""
+    out = call(encoder, x)
+    if isinstance(out, torch.Tensor):
+        raise StudentError(
+            f"the encoder returned one tensor of shape {list(out.shape)}: return two, mu and logvar "
+            "(e.g. split a [B, 2*z_dim] output with .chunk(2, dim=1))."
+        )
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise StudentError("the encoder should return a pair (mu, logvar).")
+    mu = require_tensor(out[0], "mu")
+    logvar = require_tensor(out[1], "logvar")
+    b = x.shape[0]
+    require_shape(mu, (b, z_dim), "mu")
+    require_shape(logvar, (b, z_dim), "logvar")
+    return mu, logvar
+
+
+def check_encoder(Encoder: Any) -> Verdict:  # noqa: N803 (the student's class)
+    """Check Encoder(x_dim, hidden, z_dim): images [B, 1, 28, 28] -> (mu [B, z_dim], logvar [B, z_dim])."""
+
+    def body() -> str | None:
+        z_dim, b = 5, 32
+        torch.manual_seed(0)
+        encoder = _build(Encoder, X_DIM, 64, z_dim)
+        x = _images(b, 1)
+        mu, logvar = _encode(encoder, x, z_dim)
+        if mu.data_ptr() == logvar.data_ptr() or _close(mu, logvar):
+            return "mu and logvar are equal: they need separate outputs (two heads, or one 2*z_dim output split in halves)."
+        if _close(mu[0], mu[1]) and _close(logvar[0], logvar[1]):
+            return "every image gets the same (mu, logvar): does the encoder use its input x?"
+        if (logvar >= 0).all():
+            return (
+                "every logvar is >= 0: logvar is a log-variance and must be free to go negative; "
+                "do not end with a ReLU, softplus or exp."
+            )
+        if (mu >= 0).all():
+            return "every mu is >= 0: mu must be free to take any sign; the last layer should be linear (no ReLU)."
+        x2 = _images(b, 2)
+        if _is_affine(lambda t: torch.cat(_encode(encoder, t, z_dim), dim=1), x, x2):
+            return "the encoder is linear in x: add a hidden layer with a nonlinearity (nn.ReLU) before the output."
+        encoder.zero_grad()
+        (mu.sum() + logvar.sum()).backward()
+        _require_all_grads(encoder, "the encoder's")
+        return None
+
+    return _isolated("encoder", body, "returns mu and logvar of shape [B, z_dim] from a nonlinear network.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the reparameterisation trick
+# --------------------------------------------------------------------------------------------------
+
+
+def _reparam_inputs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """mu and logvar [n, 3] whose columns have different means and spreads, requiring grad."""
+    mu = torch.tensor([[1.5, -2.0, 0.0]]).repeat(n, 1).requires_grad_()
+    logvar = torch.tensor([[-2.0, 0.0, 1.0]]).repeat(n, 1).requires_grad_()  # std 0.37, 1.0, 1.65
+    return mu, logvar
+
+
+def _reparam_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> str | None:
+    """Name the known mistake that produces z from this eps, if any."""
+    candidates = {
+        "you used logvar as the standard deviation: sigma = exp(0.5 * logvar).": mu + logvar * eps,
+        "you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).": (
+            mu + logvar.exp() * eps
+        ),
+        "you forgot the exp: sigma = exp(0.5 * logvar), not 0.5 * logvar.": mu + 0.5 * logvar * eps,
+        "you used exp(-0.5 * logvar), which is 1/sigma: sigma = exp(0.5 * logvar).": mu + (-0.5 * logvar).exp() * eps,
+        "you forgot the noise: z = mu + sigma * eps, not mu.": mu,
+        "you forgot to add mu: z = mu + sigma * eps.": (0.5 * logvar).exp() * eps,
+    }
+    for message, candidate in candidates.items():
+        if _close(z, candidate.detach()):
+            return message
+    return None
+
+
+def _reparam_stats_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:
+    """Judge z from its sample mean and standard deviation per column (for noise drawn another way)."""
+    mean, std = z.mean(0), z.std(0)
+    mu0, lv0 = mu[0], logvar[0]
+    if _close(z, z[:1].expand_as(z), atol=1e-6):
+        return "every row of z is the same: draw one eps per element, e.g. torch.randn_like(mu)."
+    sigma0 = (0.5 * lv0).exp()
+    if _close(mean, mu0 + 0.5 * sigma0, rtol=0, atol=0.08):
+        return "eps should be standard normal (torch.randn_like), not uniform (torch.rand_like)."
+    if not _close(mean, mu0, rtol=0, atol=0.08):
+        return f"the sample mean of z is {[round(v, 2) for v in mean.tolist()]}, expected mu = {mu0.tolist()}."
+    if _close(std, lv0.abs(), rtol=0.06, atol=0.03):
+        return "you used logvar as the standard deviation: sigma = exp(0.5 * logvar)."
+    if _close(std, lv0.exp(), rtol=0.06, atol=0.03):
+        return "you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar)."
+    if not _close(std, sigma0, rtol=0.06, atol=0.03):
+        return (
+            f"the sample standard deviation of z is {[round(v, 2) for v in std.tolist()]}, "
+            f"expected exp(0.5 * logvar) = {[round(v, 2) for v in sigma0.tolist()]}."
+        )
+    return None
+
+
+def check_reparameterise(reparameterise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
+    """Check reparameterise(mu, logvar) -> z = mu + exp(0.5 * logvar) * eps with fresh eps ~ N(0, I)."""
+
+    def body() -> str | None:
+        n = 20_000
+        mu, logvar = _reparam_inputs(n)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(7)
+            z = require_tensor(call(reparameterise, mu, logvar), "z")
+            torch.manual_seed(7)
+            eps = torch.randn_like(mu)
+        require_shape(z, (n, 3), "z")
+        z_d = z.detach().double()
+        ref = (mu + (0.5 * logvar).exp() * eps).detach()
+        if not _close(z_d, ref, rtol=1e-4, atol=1e-5):
+            mistake = _reparam_mistake(z_d, mu.detach(), logvar.detach(), eps)
+            if mistake is None:  # the noise was drawn another way: judge the distribution instead
+                mistake = _reparam_stats_mistake(z_d, mu.detach(), logvar.detach())
+            if mistake is not None:
+                return mistake
+        z2 = call(reparameterise, mu, logvar)
+        if _close(z2, z):
+            return "two calls give the same z: draw new noise eps on every call (torch.randn_like(mu))."
+        if not z.requires_grad:
+            return (
+                "z is detached from mu and logvar, so no gradient reaches the encoder: build z with torch operations "
+                "(no .detach(), .item(), numpy, torch.normal or torch.no_grad())."
+            )
+        grads = torch.autograd.grad(z[:8].sum(), [mu, logvar], allow_unused=True)
+        if grads[0] is None or not _close(grads[0][:8], torch.ones(8, 3)):
+            return "dz/dmu should be 1 everywhere: is mu detached somewhere?"
+        if grads[1] is None:
+            return "no gradient reaches logvar: is sigma detached from logvar?"
+        expected = 0.5 * (z[:8] - mu[:8]).detach()  # d/dlogvar of mu + exp(0.5 logvar) eps = 0.5 * sigma * eps
+        if not _close(grads[1][:8], expected, rtol=1e-3, atol=1e-5):
+            return "dz/dlogvar should be 0.5 * sigma * eps: compute sigma as torch.exp(0.5 * logvar)."
+        return None
+
+    return _isolated("reparameterise", body, "z = mu + exp(0.5 * logvar) * eps with fresh noise, and gradients reach mu and logvar.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the decoder p(x|z) -> Bernoulli logits
+# --------------------------------------------------------------------------------------------------
+
+
+def check_decoder(Decoder: Any) -> Verdict:  # noqa: N803 (the student's class)
+    """Check Decoder(z_dim, hidden, x_dim): z [B, z_dim] -> logits [B, 1, 28, 28] (no sigmoid)."""
+
+    def body() -> str | None:
+        z_dim, b = 5, 32
+        torch.manual_seed(0)
+        decoder = _build(Decoder, z_dim, 64, X_DIM)
+        g = torch.Generator().manual_seed(3)
+        z = torch.randn(b, z_dim, generator=g)
+        logits = require_tensor(call(decoder, z), "the decoder's output")
+        if tuple(logits.shape) == (b, X_DIM):
+            return f"the output has shape {[b, X_DIM]}: reshape it to images, x_logits.view(-1, 1, 28, 28)."
+        require_shape(logits, (b, 1, 28, 28), "the decoder's output")
+        if _close(logits[0], logits[1]):
+            return "every z gives the same image: does the decoder use its input z?"
+        if logits.min() >= 0 and logits.max() <= 1:
+            return (
+                "all outputs lie in [0, 1]: it looks like you applied a sigmoid. Return logits (no sigmoid): the loss "
+                "uses binary_cross_entropy_with_logits, which applies the sigmoid itself; applying it twice is a classic bug."
+            )
+        if logits.min() >= 0:
+            return "all outputs are >= 0: the last layer must be linear (logits can be negative); remove the final ReLU."
+        z2 = torch.randn(b, z_dim, generator=g)
+        if _is_affine(decoder, z, z2):
+            return "the decoder is linear in z: add a hidden layer with a nonlinearity (nn.ReLU) before the output."
+        decoder.zero_grad()
+        logits.sum().backward()
+        _require_all_grads(decoder, "the decoder's")
+        return None
+
+    return _isolated("decoder", body, "maps z [B, z_dim] to logits [B, 1, 28, 28] through a nonlinear network.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: the negative ELBO
+# --------------------------------------------------------------------------------------------------
+
+
+def _loss_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x_logits [4, 1, 28, 28], x in [0, 1], mu and logvar [4, 3], all float64, the first three requiring grad."""
+    g = torch.Generator().manual_seed(seed)
+    x_logits = (2 * torch.randn(4, 1, 28, 28, generator=g, dtype=torch.float64)).requires_grad_()
+    x = torch.rand(4, 1, 28, 28, generator=g, dtype=torch.float64)
+    mu = torch.randn(4, 3, generator=g, dtype=torch.float64).requires_grad_()
+    logvar = (torch.randn(4, 3, generator=g, dtype=torch.float64) - 0.5).requires_grad_()
+    return x_logits, x, mu, logvar
+
+
+def reference_vae_loss(
+    x_logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, recon, kl): Bernoulli NLL and KL(q || N(0, I)), each summed per image and averaged over the batch."""
+    b = x.shape[0]
+    recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / b
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum() / b
+    return recon + beta * kl, recon, kl
+
+
+def _recon_mistake(recon: torch.Tensor, x_logits: torch.Tensor, x: torch.Tensor) -> str:
+    """Name the known mistake behind a wrong reconstruction term."""
+    b = x.shape[0]
+    ref = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / b
+    p = torch.sigmoid(x_logits)
+    candidates = {
+        "the reconstruction term is averaged over pixels: sum it over the 784 pixels of each image, then average over "
+        "the batch (reduction='sum', then divide by the batch size).": ref / X_DIM,
+        "the reconstruction term is summed over the batch: divide the sum by the batch size (average over images).": ref * b,
+        "the reconstruction term has the wrong sign: it is a negative log-likelihood, so it is >= 0.": -ref,
+        "you applied the sigmoid twice: binary_cross_entropy_with_logits takes the logits and applies the sigmoid "
+        "itself (or use binary_cross_entropy on torch.sigmoid(x_logits), once).": (
+            F.binary_cross_entropy_with_logits(p, x, reduction="sum") / b
+        ),
+        "the arguments of the BCE are swapped: binary_cross_entropy_with_logits(x_logits, x), prediction first.": (
+            F.binary_cross_entropy_with_logits(x, x_logits, reduction="sum") / b
+        ),
+        "you used a squared error: for pixels in [0, 1] with a Bernoulli decoder the reconstruction term is the binary "
+        "cross-entropy.": ((p - x) ** 2).sum() / b,
+        "you used a squared error on the logits: apply the binary cross-entropy with logits.": ((x_logits - x) ** 2).sum()
+        / b,
+    }
+    for message, candidate in candidates.items():
+        if _close(recon, candidate.detach()):
+            return message
+    return f"the reconstruction term is {recon.item():.6g}, expected {ref.item():.6g} (BCE summed per image, averaged over the batch)."
+
+
+def _kl_mistake(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str:
+    """Name the known mistake behind a wrong KL term."""
+    b, d = mu.shape
+    per_elem = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+    ref = per_elem.sum() / b
+    sd = logvar  # logvar used as the standard deviation
+    candidates = {
+        "the KL term is 0: add KL(q(z|x) || N(0, I)) = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": torch.zeros(()),
+        "the KL term has the wrong sign: KL >= 0, so it is -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": -ref,
+        "the KL term is averaged over the latent dimensions: sum over them, then average over the batch.": ref / d,
+        "the KL term is summed over the batch: divide by the batch size (average over images).": ref * b,
+        "the KL term is missing its factor 0.5.": 2 * ref,
+        "you used logvar as the standard deviation in the KL: sigma^2 = exp(logvar).": (
+            0.5 * (mu.pow(2) + sd.pow(2) - torch.log(sd.pow(2)) - 1).sum() / b
+        ),
+        "the KL term treats exp(logvar) as the standard deviation: the variance is exp(logvar), "
+        "the standard deviation exp(0.5 * logvar).": -0.5 * (1 + 2 * logvar - mu.pow(2) - (2 * logvar).exp()).sum() / b,
+        "the KL term is missing the mu^2 term: KL = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": (
+            -0.5 * (1 + logvar - logvar.exp()).sum() / b
+        ),
+        "the KL term is missing the '1 +': KL = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": (
+            -0.5 * (logvar - mu.pow(2) - logvar.exp()).sum() / b
+        ),
+    }
+    for message, candidate in candidates.items():
+        if _close(kl, candidate.detach()):
+            return message
+    return f"the KL term is {kl.item():.6g}, expected {ref.item():.6g} (summed over latent dimensions, averaged over the batch)."
+
+
+def _call_loss(vae_loss: Callable[..., Any], *args: Any, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Call the student's vae_loss and validate that it returns three scalars (loss, recon, kl)."""
+    try:
+        out = call(vae_loss, *args, beta=beta)
+    except (RuntimeError, ValueError) as err:
+        if "between 0 and 1" in str(err):
+            raise StudentError(
+                "binary_cross_entropy got values outside [0, 1]: x_logits are logits, so use "
+                "F.binary_cross_entropy_with_logits(x_logits, x, ...) (or apply torch.sigmoid once first)."
+            ) from None
+        raise
+    if isinstance(out, torch.Tensor):
+        raise StudentError("vae_loss returned one tensor: return the three values (loss, recon, kl).")
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        raise StudentError("vae_loss should return a tuple (loss, recon, kl).")
+    loss = require_scalar(out[0], "loss")
+    recon = require_scalar(out[1], "recon")
+    kl = require_scalar(out[2], "kl")
+    return loss, recon, kl
+
+
+def check_vae_loss(vae_loss: Callable[..., Any]) -> Verdict:
+    """Check vae_loss(x_logits, x, mu, logvar, beta) -> (loss, recon, kl), per-image sums averaged over the batch."""
+
+    def body() -> str | None:
+        x_logits, x, mu, logvar = _loss_inputs(0)
+        loss, recon, kl = _call_loss(vae_loss, x_logits, x, mu, logvar, beta=1.0)
+        ref_loss, ref_recon, ref_kl = (t.detach() for t in reference_vae_loss(x_logits, x, mu, logvar))
+        if not _close(recon, ref_recon):
+            if _close(recon, ref_kl) and _close(kl, ref_recon):
+                return "recon and kl are swapped: return (loss, recon, kl) in that order."
+            return _recon_mistake(recon.detach(), x_logits.detach(), x)
+        if not _close(kl, ref_kl):
+            return _kl_mistake(kl.detach(), mu.detach(), logvar.detach())
+        if not _close(loss, ref_loss):
+            if _close(loss, ref_recon):
+                return "the loss is only the reconstruction term: add the KL term, loss = recon + beta * kl."
+            if _close(loss, ref_recon - ref_kl):
+                return "the KL enters the loss with the wrong sign: loss = recon + beta * kl (the negative ELBO)."
+            if _close(loss, -ref_loss):
+                return "you returned the ELBO; the loss to minimise is the negative ELBO, recon + beta * kl."
+            return f"loss is {loss.item():.6g}, expected recon + beta * kl = {ref_loss.item():.6g}."
+        loss4, _, _ = _call_loss(vae_loss, x_logits, x, mu, logvar, beta=4.0)
+        if not _close(loss4, ref_recon + 4.0 * ref_kl):
+            if _close(loss4, ref_loss):
+                return "beta is ignored: loss = recon + beta * kl."
+            return f"with beta = 4 the loss is {loss4.item():.6g}, expected recon + 4 * kl = {(ref_recon + 4 * ref_kl).item():.6g}."
+        if not loss.requires_grad:
+            return "the loss is detached from the model's outputs: compute it with torch operations (no .item() or numpy)."
+        grads = torch.autograd.grad(loss, [x_logits, mu, logvar], allow_unused=True)
+        ref_grads = torch.autograd.grad(reference_vae_loss(x_logits, x, mu, logvar)[0], [x_logits, mu, logvar])
+        names = ("x_logits", "mu", "logvar")
+        for name, grad, ref in zip(names, grads, ref_grads, strict=True):
+            if grad is None or not _close(grad, ref):
+                return f"the value is right but the gradient w.r.t. {name} is not: is part of the loss detached?"
+        return None
+
+    return _isolated("vae_loss", body, "recon (BCE) + beta * KL, summed per image and averaged over the batch.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: one training step
+# --------------------------------------------------------------------------------------------------
+
+
+class _TinyVAE(nn.Module):
+    """A small VAE with the lab's interface: forward(x) -> (x_logits, mu, logvar)."""
+
+    def __init__(self, hidden: int = 16, z_dim: int = 4) -> None:
+        """Linear-ReLU encoder and decoder."""
+        super().__init__()
+        self.enc = nn.Sequential(nn.Flatten(), nn.Linear(X_DIM, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
+        self.dec = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, X_DIM))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encode, sample z with the reparameterisation, decode to logits [B, 1, 28, 28]."""
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        return self.dec(z).view(-1, 1, 28, 28), mu, logvar
+
+
+_STALE_GRAD = 0.3  # gradients left over from an earlier step, which zero_grad must clear
+
+
+def _fresh(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """A tiny VAE with fixed weights, an SGD optimiser, and stale gradients on every parameter."""
+    torch.manual_seed(seed)
+    model = _TinyVAE()
+    for p in model.parameters():
+        p.grad = torch.full_like(p, _STALE_GRAD)
+    return model, torch.optim.SGD(model.parameters(), lr=0.01)
+
+
+def _reference_step(x: torch.Tensor, beta: float, seed: int, variant: str = "ok") -> tuple[nn.Module, torch.Tensor]:
+    """Parameters after one reference step (or a known-wrong variant of it), and the loss before the step."""
+    model, opt = _fresh()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if variant != "no_zero_grad":
+            opt.zero_grad()
+        x_logits, mu, logvar = model(x)
+        loss, recon, kl = reference_vae_loss(x_logits, x, mu, logvar, beta)
+        target = {"ascent": -loss, "recon_only": recon, "kl_only": kl}.get(variant, loss)
+        target.backward()
+        opt.step()
+    return model, loss.detach()
+
+
+def _params(model: nn.Module) -> torch.Tensor:
+    """All parameters of a model as one flat vector."""
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def _student_step(train_step: Callable[..., Any], x: torch.Tensor, beta: float, seed: int) -> tuple[nn.Module, Any]:
+    """Run the student's train_step on a fresh tiny VAE with the same noise as the reference."""
+    model, opt = _fresh()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        out = call(train_step, model, opt, x.clone(), beta)
+    return model, out
+
+
+def check_train_step(train_step: Callable[..., Any]) -> Verdict:
+    """Check train_step(model, optimizer, x, beta) -> (loss, recon, kl): zero_grad, forward, loss, backward, step."""
+
+    def body() -> str | None:
+        x, seed = _images(8, 5), 11
+        before = _params(_fresh()[0])
+        model, out = _student_step(train_step, x, 1.0, seed)
+        ref_model, ref_loss = _reference_step(x, 1.0, seed)
+        after, ref_after = _params(model), _params(ref_model)
+        if not _close(after, ref_after, rtol=1e-4, atol=1e-6):
+            if _close(after, before, rtol=0, atol=0):
+                return (
+                    "the parameters did not change: call loss.backward() and then optimizer.step() "
+                    "(and zero the gradients before backward, not between backward and step)."
+                )
+            for variant, message in (
+                ("no_zero_grad", "you did not call optimizer.zero_grad(): the previous step's gradients were added to this one."),
+                ("ascent", "the parameters moved uphill: minimise the loss (the negative ELBO), do not maximise it."),
+                ("recon_only", "you back-propagated only the reconstruction term: call backward() on the total loss."),
+                ("kl_only", "you back-propagated only the KL term: call backward() on the total loss."),
+            ):
+                if _close(after, _params(_reference_step(x, 1.0, seed, variant)[0]), rtol=1e-4, atol=1e-6):
+                    return message
+            return (
+                "the parameters after one step differ from the expected ones: the step should be zero_grad, "
+                "x_logits, mu, logvar = model(x), vae_loss(...), backward, step (call model(x) once)."
+            )
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            return "train_step should return the three values (loss, recon, kl) from vae_loss."
+        loss = out[0]
+        if isinstance(loss, torch.Tensor) and loss.requires_grad:
+            return (
+                "the returned loss is still attached to the graph: return loss.detach() (or loss.item()), or every "
+                "step's graph stays in memory."
+            )
+        if not _close(torch.as_tensor(loss, dtype=torch.float64), ref_loss, rtol=1e-4, atol=1e-5):
+            return f"the returned loss is {float(loss):.6g}, expected the loss before the step, {ref_loss.item():.6g}."
+        model4, _ = _student_step(train_step, x, 4.0, seed)
+        if not _close(_params(model4), _params(_reference_step(x, 4.0, seed)[0]), rtol=1e-4, atol=1e-6):
+            if _close(_params(model4), ref_after, rtol=1e-4, atol=1e-6):
+                return "train_step ignores beta: pass it on to vae_loss(..., beta=beta)."
+            return "with beta = 4 the update differs from the expected one: pass beta on to vae_loss."
+        return None
+
+    return _isolated("train_step", body, "zero_grad, forward, loss, backward and step, returning the detached losses.")
