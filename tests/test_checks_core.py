@@ -49,3 +49,21 @@ def test_require_helpers_reject_wrong_answers():
 def test_verdict_hides_itself_in_notebooks():
     v = core.Verdict("n", True, "ok")
     assert v._ipython_display_() is None and repr(v) == "[PASS] n: ok"
+
+
+def test_is_close_needs_same_shape_and_values():
+    assert core.is_close(torch.ones(3), torch.ones(3, dtype=torch.float64))
+    assert not core.is_close(torch.ones(3), torch.ones(1, 3))
+    assert not core.is_close(torch.tensor([float("nan")]), torch.tensor([float("nan")]))
+    assert not core.is_close(1.0, 1.01)
+
+
+def test_reparameterisation_mistakes_are_named():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar, eps = (torch.randn(4, 3, generator=g, dtype=torch.float64) for _ in range(3))
+    sigma = (0.5 * logvar).exp()
+    assert core.reparameterisation_mistake(mu + sigma * eps, mu, logvar, eps) is None  # the right answer
+    assert "standard deviation" in core.reparameterisation_mistake(mu + logvar * eps, mu, logvar, eps)
+    assert "variance" in core.reparameterisation_mistake(mu + logvar.exp() * eps, mu, logvar, eps)
+    assert "forgot the noise" in core.reparameterisation_mistake(mu, mu, logvar, eps)
+    assert "wrong sign" in core.reparameterisation_mistake(mu - sigma * eps, mu, logvar, eps)

@@ -11,13 +11,13 @@ computed here, and names the usual mistakes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import Verdict, call, require_shape, require_tensor, run_check
+from utils.checks.core import Verdict, call, is_close, require_shape, require_tensor, run_check
 
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 
@@ -28,12 +28,7 @@ def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdic
         return run_check(name, body, success)
 
 
-def _close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
-    """True when two tensors of the same shape agree; NaNs count as disagreement."""
-    a = torch.as_tensor(a).detach().to(torch.float64).cpu()
-    b = torch.as_tensor(b).detach().to(torch.float64).cpu()
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
-
+_close = partial(is_close, atol=1e-6)  # this module compares with a tighter absolute tolerance
 
 # --------------------------------------------------------------------------------------------------
 # Exercise: sharpness as the variance of the Laplacian
@@ -68,20 +63,14 @@ def _laplacian_mistake(v: torch.Tensor, x: torch.Tensor) -> str:
     lap = _filtered(x).flatten(1)
     eight = torch.tensor([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]])
     candidates = {
-        "you returned the standard deviation of the Laplacian: return its variance (.var, not .std).": lap.std(
-            dim=1, unbiased=False
-        ),
-        "you returned the mean of the Laplacian response, which is near 0 for any image: return its variance.": lap.mean(
-            dim=1
-        ),
+        "you returned the standard deviation of the Laplacian: return its variance (.var, not .std).": lap.std(dim=1, unbiased=False),
+        "you returned the mean of the Laplacian response, which is near 0 for any image: return its variance.": lap.mean(dim=1),
         "you returned the mean absolute Laplacian: return its variance.": lap.abs().mean(dim=1),
         "you returned the mean squared Laplacian: subtract its mean first, i.e. take the variance.": lap.pow(2).mean(dim=1),
-        "you took the variance of the image itself: filter it with the Laplacian kernel first (F.conv2d).": x.flatten(
-            1
-        ).var(dim=1, unbiased=False),
-        "you used the 8-neighbour Laplacian: use the 4-neighbour kernel [[0, 1, 0], [1, -4, 1], [0, 1, 0]].": _filtered(
-            x, eight
-        )
+        "you took the variance of the image itself: filter it with the Laplacian kernel first (F.conv2d).": x.flatten(1).var(
+            dim=1, unbiased=False
+        ),
+        "you used the 8-neighbour Laplacian: use the 4-neighbour kernel [[0, 1, 0], [1, -4, 1], [0, 1, 0]].": _filtered(x, eight)
         .flatten(1)
         .var(dim=1, unbiased=False),
     }
@@ -143,8 +132,9 @@ def _generator() -> _TinyGenerator:
     return gen.requires_grad_(False)
 
 
-def reference_invert(decode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, z0: torch.Tensor, steps: int,
-                     lr: float, variant: str = "ok") -> torch.Tensor:
+def reference_invert(
+    decode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, z0: torch.Tensor, steps: int, lr: float, variant: str = "ok"
+) -> torch.Tensor:
     """Adam on z from z0, minimising the squared error summed per image and averaged over the batch."""
     z = z0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
@@ -208,4 +198,3 @@ def check_invert_generator(invert_generator: Callable[..., torch.Tensor]) -> Ver
         )
 
     return _isolated("invert_generator", body, "Adam on z alone brings G(z) close to x, and z0 and the generator stay untouched.")
-

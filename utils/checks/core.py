@@ -86,6 +86,32 @@ def require_scalar(t: Any, what: str) -> torch.Tensor:
     return t
 
 
+def is_close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """True when two tensors (or numbers) have the same shape and agree; NaNs count as disagreement."""
+    a = torch.as_tensor(a).detach().to(torch.float64).cpu()
+    b = torch.as_tensor(b).detach().to(torch.float64).cpu()
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def reparameterisation_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> str | None:
+    """Name the known mistake that turns (mu, logvar, eps) into z instead of mu + exp(0.5 * logvar) * eps, if any."""
+    sigma = (0.5 * logvar).exp()
+    candidates = {
+        "you used logvar as the standard deviation: sigma = exp(0.5 * logvar).": mu + logvar * eps,
+        "you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).": mu + logvar.exp() * eps,
+        "you forgot the exp: sigma = exp(0.5 * logvar), not 0.5 * logvar.": mu + 0.5 * logvar * eps,
+        "you used exp(-0.5 * logvar), which is 1/sigma: sigma = exp(0.5 * logvar).": mu + (-0.5 * logvar).exp() * eps,
+        "you forgot the noise: z = mu + sigma * eps, not mu.": mu,
+        "you forgot to add mu: z = mu + sigma * eps.": sigma * eps,
+        "the noise term has the wrong sign: z = mu + sigma * eps.": mu - sigma * eps,
+        "you mixed up the arguments: mu is the mean and exp(0.5 * logvar) the standard deviation.": logvar + (0.5 * mu).exp() * eps,
+    }
+    for message, candidate in candidates.items():
+        if is_close(z, candidate.detach()):
+            return message
+    return None
+
+
 def require_close(actual: torch.Tensor | float, expected: torch.Tensor | float, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
     """Stop with the two values unless actual is close to expected."""
     a = torch.as_tensor(actual, dtype=torch.float64).detach().cpu()

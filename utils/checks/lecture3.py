@@ -1,9 +1,9 @@
 """Checks for the exercises of lecture 3 (latent variables, EM and the ELBO).
 
-    from utils.checks import lecture3
-    lecture3.check_e_step(e_step)
-    lecture3.check_elbo_estimate(elbo_estimate)
-    lecture3.check_reparameterise(reparameterise)
+from utils.checks import lecture3
+lecture3.check_e_step(e_step)
+lecture3.check_elbo_estimate(elbo_estimate)
+lecture3.check_reparameterise(reparameterise)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from utils.checks.core import Verdict, call, require_scalar, require_shape, require_tensor, run_check
+from utils.checks.core import Verdict, call, is_close, reparameterisation_mistake, require_scalar, require_shape, require_tensor, run_check
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -24,21 +24,12 @@ def _log_normal(x: torch.Tensor, mean: torch.Tensor | float, std: torch.Tensor |
     return -0.5 * _LOG_2PI - torch.log(std) - 0.5 * ((x - mean) / std) ** 2
 
 
-def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True when two tensors of the same shape agree, NaNs counting as disagreement."""
-    a = a.detach().to(torch.float64).cpu()
-    b = b.detach().to(torch.float64).cpu()
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
-
-
 # --------------------------------------------------------------------------------------------------
 # Exercise: the E-step of a 1D Gaussian mixture
 # --------------------------------------------------------------------------------------------------
 
 
-def _responsibilities(
-    x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, use_pi: bool = True
-) -> torch.Tensor:
+def _responsibilities(x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, use_pi: bool = True) -> torch.Tensor:
     """Reference responsibilities [N, K], computed in log-space."""
     log_joint = _log_normal(x[:, None], mu[None, :], sigma[None, :])  # [N, 1] vs [1, K] -> [N, K]
     if use_pi:
@@ -59,13 +50,13 @@ def _e_step_mistake(r: torch.Tensor, x: torch.Tensor, pi: torch.Tensor, mu: torc
     """Name the known mistake that produces r, or give the generic message."""
     n, k = len(x), len(pi)
     ref = _responsibilities(x, pi, mu, sigma)
-    if _close(r, torch.log(ref)):
+    if is_close(r, torch.log(ref)):
         return "you returned log-responsibilities: exponentiate them (the rows of r must be probabilities)."
     if (r < -1e-8).any():
         return "responsibilities are probabilities, but some of yours are negative."
     rows, cols = r.sum(dim=1), r.sum(dim=0)
-    if not _close(rows, torch.ones(n)):
-        if _close(cols, torch.ones(k)):
+    if not is_close(rows, torch.ones(n)):
+        if is_close(cols, torch.ones(k)):
             return (
                 "your columns sum to 1, not your rows: you normalised over the data points (dim=0); "
                 "normalise over the K components (dim=1), since r[i, k] = p(z_i = k | x_i)."
@@ -74,18 +65,15 @@ def _e_step_mistake(r: torch.Tensor, x: torch.Tensor, pi: torch.Tensor, mu: torc
             "the rows of r do not sum to 1: divide pi_k N(x_i | mu_k, sigma_k^2) by its sum over the K components "
             "(or use torch.softmax / logsumexp over dim=1)."
         )
-    if _close(r, _responsibilities(x, pi, mu, sigma, use_pi=False)):
+    if is_close(r, _responsibilities(x, pi, mu, sigma, use_pi=False)):
         return "you forgot the mixing weights pi: r[i, k] is proportional to pi_k * N(x_i | mu_k, sigma_k^2)."
-    if _close(r, _responsibilities(x, pi, mu, sigma.sqrt())):
+    if is_close(r, _responsibilities(x, pi, mu, sigma.sqrt())):
         return "you used sigma as the variance; sigma is the standard deviation (variance = sigma**2)."
-    if _close(r, _responsibilities(x, pi, mu, sigma**2)):
+    if is_close(r, _responsibilities(x, pi, mu, sigma**2)):
         return "you used sigma**2 as the standard deviation; sigma already is the standard deviation."
     no_norm = torch.softmax(torch.log(pi)[None, :] - 0.5 * ((x[:, None] - mu[None, :]) / sigma[None, :]) ** 2, dim=1)
-    if _close(r, no_norm):
-        return (
-            "you dropped the 1/sigma_k factor of the Gaussian density: it does not cancel when the components "
-            "have different widths."
-        )
+    if is_close(r, no_norm):
+        return "you dropped the 1/sigma_k factor of the Gaussian density: it does not cancel when the components have different widths."
     worst = (r.detach().double() - ref).abs().max().item()
     return f"the responsibilities differ from the expected ones (largest difference {worst:.3g})."
 
@@ -103,7 +91,7 @@ def check_e_step(e_step: Callable[..., torch.Tensor]) -> Verdict:
         r = r.detach().double()
         if not torch.isfinite(r).all():
             return "r contains NaN or inf for ordinary inputs: check for a division by zero."
-        if not _close(r, _responsibilities(x, pi, mu, sigma)):
+        if not is_close(r, _responsibilities(x, pi, mu, sigma)):
             return _e_step_mistake(r, x, pi, mu, sigma)
         # Points far from every component: the densities underflow to 0 unless computed in log-space.
         x_far = torch.tensor([-200.0, 0.0, 300.0], dtype=torch.float64)
@@ -114,7 +102,7 @@ def check_e_step(e_step: Callable[..., torch.Tensor]) -> Verdict:
                 "r is NaN for points far from every component (x = -200 or 300): the densities underflow to 0 and "
                 "you divide 0 by 0. Work with log-densities and normalise with torch.logsumexp or torch.softmax."
             )
-        if not _close(r_far.detach().double(), _responsibilities(x_far, pi, mu, sigma)):
+        if not is_close(r_far.detach().double(), _responsibilities(x_far, pi, mu, sigma)):
             return "r is wrong for points far from every component (x = -200 or 300): compute it in log-space."
         return None
 
@@ -156,14 +144,10 @@ def _elbo_forms(
         "s_as_var": (_log_normal(x, a * z, math.sqrt(s)) + log_prior - log_q).mean(),
     }
     z_bad = mu + log_sigma * eps  # log_sigma used as the standard deviation
-    forms["log_sigma_as_std"] = (
-        _log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, log_sigma)
-    ).mean()
+    forms["log_sigma_as_std"] = (_log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, log_sigma)).mean()
     sd_bad = (0.5 * log_sigma).exp()  # log_sigma treated as a log-variance
     z_bad = mu + sd_bad * eps
-    forms["log_sigma_as_logvar"] = (
-        _log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, sd_bad)
-    ).mean()
+    forms["log_sigma_as_logvar"] = (_log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, sd_bad)).mean()
     return forms
 
 
@@ -178,8 +162,7 @@ _ELBO_MISTAKES = {
     "plus_kl": "the KL term has the wrong sign: ELBO = E_q[log p(x|z)] - KL(q(z) || p(z)) (minus the KL).",
     "no_prior": "you are missing the prior term log p(z): ELBO = E_q[log p(x|z) + log p(z) - log q(z)].",
     "only_lik": (
-        "you only have the reconstruction term E_q[log p(x|z)]: subtract KL(q(z) || p(z)) "
-        "(or add log p(z) - log q(z) inside the average)."
+        "you only have the reconstruction term E_q[log p(x|z)]: subtract KL(q(z) || p(z)) (or add log p(z) - log q(z) inside the average)."
     ),
     "no_a": "you forgot the decoder weight a: the likelihood is p(x|z) = N(x; a*z, s^2).",
     "s_as_var": "you used s as the variance of p(x|z); s is the standard deviation (variance s**2).",
@@ -205,16 +188,16 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
         x, mu, log_sigma, eps = _elbo_inputs(0, 0.4, 0.25)
         value = require_scalar(call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S), "the ELBO estimate")
         again = call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S)
-        if isinstance(again, torch.Tensor) and not _close(value, again):
+        if isinstance(again, torch.Tensor) and not is_close(value, again):
             return "two calls with the same eps give different values: use the eps you are given, draw no new noise."
         with torch.no_grad():
             forms = _elbo_forms(x, mu, log_sigma, eps, _A, _S)
-        accepted = [name for name in ("ok_mc", "ok_entropy", "ok_kl") if _close(value, forms[name])]
+        accepted = [name for name in ("ok_mc", "ok_entropy", "ok_kl") if is_close(value, forms[name])]
         if not accepted:
-            if any(_close(value, -forms[name]) for name in ("ok_mc", "ok_entropy", "ok_kl")):
+            if any(is_close(value, -forms[name]) for name in ("ok_mc", "ok_entropy", "ok_kl")):
                 return "the sign is flipped: you returned the negative ELBO (the loss to minimise); return the ELBO."
             for name, message in _ELBO_MISTAKES.items():
-                if _close(value, forms[name]):
+                if is_close(value, forms[name]):
                     return message
             # Off by the same constant for other inputs: a dropped normalising term of a Gaussian log-density.
             x2, mu2, log_sigma2, eps2 = _elbo_inputs(1, -0.7, -0.4)
@@ -241,7 +224,7 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
         mu_ref = mu.detach().clone().requires_grad_()
         ls_ref = log_sigma.detach().clone().requires_grad_()
         ref_grads = torch.autograd.grad(_elbo_forms(x, mu_ref, ls_ref, eps, _A, _S)[name], [mu_ref, ls_ref])
-        if not all(_close(g, r) for g, r in zip(grads, ref_grads, strict=True)):
+        if not all(is_close(g, r) for g, r in zip(grads, ref_grads, strict=True)):
             return "the value is right but its gradients are not: is part of z detached from mu or log_sigma?"
         return None
 
@@ -251,28 +234,6 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
 # --------------------------------------------------------------------------------------------------
 # Exercise: the reparameterisation trick with a log-variance
 # --------------------------------------------------------------------------------------------------
-
-
-def _reparam_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> str:
-    """Name the known mistake that produces z, or give the generic message."""
-    candidates = {
-        "you used logvar as the standard deviation: sigma = exp(0.5 * logvar).": mu + logvar * eps,
-        "you multiplied eps by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).": (
-            mu + logvar.exp() * eps
-        ),
-        "you forgot the exp: sigma = exp(0.5 * logvar), not 0.5 * logvar.": mu + 0.5 * logvar * eps,
-        "you used exp(-0.5 * logvar), which is 1/sigma: sigma = exp(0.5 * logvar).": mu + (-0.5 * logvar).exp() * eps,
-        "you forgot the noise: z = mu + sigma * eps, not mu.": mu,
-        "you forgot to add mu: z = mu + sigma * eps.": (0.5 * logvar).exp() * eps,
-        "the noise term has the wrong sign: z = mu + sigma * eps.": mu - (0.5 * logvar).exp() * eps,
-        "you mixed up the arguments: mu is the mean and exp(0.5 * logvar) the standard deviation.": (
-            logvar + (0.5 * mu).exp() * eps
-        ),
-    }
-    for message, candidate in candidates.items():
-        if _close(z, candidate.detach()):
-            return message
-    return "z differs from mu + exp(0.5 * logvar) * eps."
 
 
 def check_reparameterise(reparameterise: Callable[..., torch.Tensor]) -> Verdict:
@@ -286,23 +247,24 @@ def check_reparameterise(reparameterise: Callable[..., torch.Tensor]) -> Verdict
         z = require_tensor(call(reparameterise, mu, logvar, eps.clone()), "z")
         require_shape(z, (4, 3), "z")
         z_again = require_tensor(call(reparameterise, mu, logvar, eps.clone()), "z")
-        if not _close(z, z_again):
+        if not is_close(z, z_again):
             return "two calls with the same eps give different z: use the eps you are given, draw no new noise."
         with torch.no_grad():
             ref = mu + (0.5 * logvar).exp() * eps
-        if not _close(z, ref):
-            return _reparam_mistake(z.detach().double(), mu.detach(), logvar.detach(), eps)
+        if not is_close(z, ref):
+            return reparameterisation_mistake(z.detach().double(), mu.detach(), logvar.detach(), eps) or (
+                "z differs from mu + exp(0.5 * logvar) * eps."
+            )
         if not z.requires_grad:
             return (
                 "z is detached from mu and logvar, so no gradient reaches them: compute it with torch operations "
                 "(no .detach(), .item(), numpy or torch.no_grad())."
             )
         grads = torch.autograd.grad(z.sum(), [mu, logvar], allow_unused=True)
-        if grads[0] is None or not _close(grads[0], torch.ones_like(mu)):
+        if grads[0] is None or not is_close(grads[0], torch.ones_like(mu)):
             return "dz/dmu should be 1 everywhere: is mu detached somewhere?"
-        if grads[1] is None or not _close(grads[1], 0.5 * (0.5 * logvar.detach()).exp() * eps):
+        if grads[1] is None or not is_close(grads[1], 0.5 * (0.5 * logvar.detach()).exp() * eps):
             return "dz/dlogvar should be 0.5 * sigma * eps: is sigma detached from logvar?"
         return None
 
     return run_check("reparameterise", body, "z = mu + exp(0.5 * logvar) * eps, and gradients reach mu and logvar.")
-

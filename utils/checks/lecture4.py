@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import StudentError, Verdict, call, require_scalar, require_tensor, run_check
+from utils.checks.core import StudentError, Verdict, call, is_close, require_scalar, require_tensor, run_check
 
 _LOGITS_HINT = (
     "the inputs are logits (any real number), not probabilities: compute log D(x) = F.logsigmoid(logit) and "
@@ -18,10 +18,6 @@ _LOGITS_HINT = (
 )
 
 
-def _close(a: float | torch.Tensor, b: float | torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True when two numbers agree."""
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
 def _loss_value(fn: Callable[..., Any], what: str, *args: Any) -> torch.Tensor:
@@ -62,17 +58,14 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
                 "a sigmoid is applied twice: the inputs are already logits, so do not call torch.sigmoid before a "
                 "function that expects logits": _ref_d_loss(torch.sigmoid(real), torch.sigmoid(fake)),
                 "use the mean over the batch, not the sum": ref * real.shape[0],
-                "this is half the expected value: the loss is the sum of the real and the fake term, "
-                "not their average": ref / 2,
+                "this is half the expected value: the loss is the sum of the real and the fake term, not their average": ref / 2,
             }
         value = _loss_value(fn, "discriminator_loss(d_real_logits, d_fake_logits)", real, fake)
-        if not _close(value, ref):
+        if not is_close(value, ref):
             for message, alt in wrong.items():
-                if _close(value, alt):
+                if is_close(value, alt):
                     raise StudentError(f"{message}.")
-            raise StudentError(
-                f"value {value.item():.4f}, expected {ref.item():.4f} = -mean log D(x) - mean log(1 - D(G(z)))."
-            )
+            raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = -mean log D(x) - mean log(1 - D(G(z))).")
         if not value.requires_grad:
             raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
         value.backward()
@@ -83,7 +76,7 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
         big_fake = torch.tensor([[40.0], [-40.0], [-3.0]])
         big_ref = _ref_d_loss(big_real, big_fake)
         big = require_tensor(call(fn, big_real, big_fake), "discriminator_loss on large logits")
-        if big.numel() != 1 or not _close(big.reshape(()), big_ref, rtol=1e-3):
+        if big.numel() != 1 or not is_close(big.reshape(()), big_ref, rtol=1e-3):
             got = f"{big.flatten()[0].item():.4g}" if big.numel() else "an empty tensor"
             raise StudentError(
                 f"right for moderate logits but {got} instead of {big_ref.item():.4g} for large ones (|logit| = 40): "
@@ -133,7 +126,7 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
             )
         if not torch.isfinite(value):
             raise StudentError(f"js_divergence is {value.item()}: check for log(0) or a division by zero.")
-        if not _close(value, ref):
+        if not is_close(value, ref):
             m = (p + q) / 2
             wrong = {
                 "in bits: this book measures JS in nats, so use the natural log (torch.log)": ref / math.log(2),
@@ -144,7 +137,7 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
                 "the mixture must be m = (p + q) / 2, not p + q": ref - math.log(2),
             }
             for message, alt in wrong.items():
-                if _close(value, alt):
+                if is_close(value, alt):
                     raise StudentError(f"{message}.")
             raise StudentError(f"value {value.item():.5f}, expected {ref.item():.5f}.")
         # Disjoint supports: JS is exactly log 2, and 0 * log 0 must count as 0.
@@ -157,7 +150,7 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
                 "are zero somewhere: treat 0 * log 0 as 0 (e.g. torch.where(p > 0, p * torch.log(p / m), 0))."
             )
         ref2 = _ref_js(p2, q2, dx)
-        if not _close(value2, ref2, rtol=1e-3, atol=1e-3):
+        if not is_close(value2, ref2, rtol=1e-3, atol=1e-3):
             raise StudentError(f"for disjoint supports the value is {value2.item():.4f}, expected log 2 = {ref2.item():.4f}.")
         return None
 
@@ -213,9 +206,7 @@ def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
         with torch.random.fork_rng(devices=[]):  # the test critics' initialisation leaves the caller's seed alone
             _gradient_penalty_problem(fn)
 
-    return run_check(
-        "gradient_penalty", body, "correct: mean (|grad critic(x_hat)| - 1)^2 at random interpolates, differentiable."
-    )
+    return run_check("gradient_penalty", body, "correct: mean (|grad critic(x_hat)| - 1)^2 at random interpolates, differentiable.")
 
 
 def _gradient_penalty_problem(fn: Callable[..., Any]) -> None:
@@ -226,15 +217,14 @@ def _gradient_penalty_problem(fn: Callable[..., Any]) -> None:
     critic = _LinearCritic(shape, norm=3.0)
     value = _penalty(fn, critic, real, fake, seed=0)
     expected = torch.tensor(4.0)  # (|w| - 1)^2 with |w| = 3, whatever the interpolation
-    if not _close(value, expected, rtol=1e-3):
+    if not is_close(value, expected, rtol=1e-3):
         wrong = {
             "the square is missing: penalise (norm - 1) ** 2, not (norm - 1)": 2.0,
-            "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies "
-            "by lambda": 40.0,
+            "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies by lambda": 40.0,
             "the squared gradient norm is used: take the norm itself (.norm(2, dim=1)), then (norm - 1) ** 2": 64.0,
         }
         for message, alt in wrong.items():
-            if _close(value, alt, rtol=1e-3):
+            if is_close(value, alt, rtol=1e-3):
                 raise StudentError(f"{message}.")
         raise StudentError(
             f"for a linear critic whose gradient has norm 3 everywhere the penalty is {value.item():.4g}, expected "
@@ -249,7 +239,7 @@ def _gradient_penalty_problem(fn: Callable[..., Any]) -> None:
     critic.zero_grad()
     value.backward()
     w = critic.linear.weight
-    if w.grad is None or not _close(w.grad, w.detach() * 4.0 / 3.0, rtol=1e-3, atol=1e-5):
+    if w.grad is None or not is_close(w.grad, w.detach() * 4.0 / 3.0, rtol=1e-3, atol=1e-5):
         raise StudentError(
             "backpropagating the penalty does not give the right gradient for the critic's weights: pass "
             "create_graph=True to torch.autograd.grad and don't .detach() the gradients."

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from utils.checks.core import StudentError, Verdict, call, require_shape, require_tensor, run_check
+from utils.checks.core import StudentError, Verdict, call, is_close, require_shape, require_tensor, run_check
 
 
 def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdict:
@@ -26,33 +26,22 @@ def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdic
         return run_check(name, body, success)
 
 
-def _close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True when two tensors of the same shape agree; NaNs count as disagreement."""
-    a = torch.as_tensor(a).detach().to(torch.float64).cpu()
-    b = torch.as_tensor(b).detach().to(torch.float64).cpu()
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
-def _per_example(
-    out: Any, ref: torch.Tensor, what: str, reductions: Sequence[tuple[str, str]], inner: int
-) -> torch.Tensor:
+def _per_example(out: Any, ref: torch.Tensor, what: str, reductions: Sequence[tuple[str, str]], inner: int) -> torch.Tensor:
     """Stop unless out is a finite [B] tensor; name a batch-reduced or unreduced result (inner: summed dim size)."""
     out = require_tensor(out, what)
     b = ref.shape[0]
     if tuple(out.shape) == (inner,):
-        raise StudentError(
-            f"{what} has shape [{inner}], expected [{b}]: you reduced over the batch (dim 0); sum over dim 1 instead."
-        )
+        raise StudentError(f"{what} has shape [{inner}], expected [{b}]: you reduced over the batch (dim 0); sum over dim 1 instead.")
     if out.dim() == 0:
         for name, hint in reductions:
             value = ref.sum() if name == "sum" else ref.mean()
-            if _close(out, value):
+            if is_close(out, value):
                 raise StudentError(f"{what} is one number, the {hint}: return one value per example, shape [{b}].")
         raise StudentError(f"{what} is one number: return one value per example, shape [{b}].")
     if out.dim() == 2 and out.shape[0] == b:
-        raise StudentError(
-            f"{what} has shape {list(out.shape)}, expected [{b}]: sum over the last dimension (one value per example)."
-        )
+        raise StudentError(f"{what} has shape {list(out.shape)}, expected [{b}]: sum over the last dimension (one value per example).")
     require_shape(out, (b,), what)
     if not torch.isfinite(out).all():
         raise StudentError(f"{what} contains NaN or inf for ordinary inputs.")
@@ -62,9 +51,9 @@ def _per_example(
 def _name_mistake(out: torch.Tensor, ref: torch.Tensor, what: str, mistakes: Sequence[tuple[torch.Tensor, str]]) -> str:
     """The message of the first known mistake that reproduces out, or a generic one."""
     for wrong, message in mistakes:
-        if _close(out, wrong):
+        if is_close(out, wrong):
             return message
-    if _close(out, -ref):
+    if is_close(out, -ref):
         return f"{what} has the wrong sign: it is a non-negative quantity (a KL or a negative log-likelihood)."
     worst = (out - ref).abs().max().item()
     return f"{what} differs from the expected values (largest difference {worst:.3g})."
@@ -101,30 +90,35 @@ def check_gaussian_kl_to_standard(fn: Callable[[torch.Tensor, torch.Tensor], tor
                 "the KL is NaN for negative log-variances: did you take the log of logvar? logvar already is "
                 "log sigma^2; the variance is exp(logvar)."
             )
-        kl = _per_example(
-            raw, ref, "the KL", [("sum", "sum over the batch"), ("mean", "mean over the batch")], mu.shape[1]
-        )
-        if _close(kl, ref):
+        kl = _per_example(raw, ref, "the KL", [("sum", "sum over the batch"), ("mean", "mean over the batch")], mu.shape[1])
+        if is_close(kl, ref):
             return None
         var, d = logvar.exp(), mu.shape[1]
-        return _name_mistake(kl, ref, "the KL", [
-            (2 * ref, "the KL is twice too large: the factor 1/2 in front of the sum is missing."),
-            (ref / d, "the KL is averaged over the latent dimensions: the KL of independent dimensions is their sum."),
-            (0.5 * (mu**2 - 1).sum(1), "you used logvar where the variance belongs: the variance is exp(logvar)."),
-            (0.5 * (mu**2 + (2 * logvar).exp() - 2 * logvar - 1).sum(1),
-             "you treated logvar as log sigma (the log standard deviation): it is log sigma^2, so the variance is "
-             "exp(logvar), not exp(2 * logvar)."),
-            (0.5 * (var - logvar - 1).sum(1), "the mean term mu^2 is missing."),
-            (0.5 * (mu**2 + var - 1).sum(1), "the -logvar term is missing (it is -log sigma^2)."),
-            (0.5 * (mu**2 + var + logvar - 1).sum(1), "the sign of the logvar term is flipped: it is -log sigma^2."),
-            (0.5 * (mu**2 + var - logvar).sum(1), "the constant -1 per latent dimension is missing (the KL of the "
-                                                   "prior to itself must be 0)."),
-            (0.5 * (mu**2 + var - logvar + 1).sum(1), "the constant should be -1 per latent dimension, not +1."),
-        ])
+        return _name_mistake(
+            kl,
+            ref,
+            "the KL",
+            [
+                (2 * ref, "the KL is twice too large: the factor 1/2 in front of the sum is missing."),
+                (ref / d, "the KL is averaged over the latent dimensions: the KL of independent dimensions is their sum."),
+                (0.5 * (mu**2 - 1).sum(1), "you used logvar where the variance belongs: the variance is exp(logvar)."),
+                (
+                    0.5 * (mu**2 + (2 * logvar).exp() - 2 * logvar - 1).sum(1),
+                    "you treated logvar as log sigma (the log standard deviation): it is log sigma^2, so the variance is "
+                    "exp(logvar), not exp(2 * logvar).",
+                ),
+                (0.5 * (var - logvar - 1).sum(1), "the mean term mu^2 is missing."),
+                (0.5 * (mu**2 + var - 1).sum(1), "the -logvar term is missing (it is -log sigma^2)."),
+                (0.5 * (mu**2 + var + logvar - 1).sum(1), "the sign of the logvar term is flipped: it is -log sigma^2."),
+                (
+                    0.5 * (mu**2 + var - logvar).sum(1),
+                    "the constant -1 per latent dimension is missing (the KL of the prior to itself must be 0).",
+                ),
+                (0.5 * (mu**2 + var - logvar + 1).sum(1), "the constant should be -1 per latent dimension, not +1."),
+            ],
+        )
 
-    return _isolated(
-        "gaussian_kl_to_standard", body, "correct: 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) per example."
-    )
+    return _isolated("gaussian_kl_to_standard", body, "correct: 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) per example.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,28 +148,43 @@ def check_bernoulli_nll(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
         ref = _ref_bernoulli_nll(logits, x)
         out = call(fn, logits.clone(), x.clone())
         nll = _per_example(
-            out, ref, "the NLL",
-            [("sum", "sum over the whole batch"), ("mean", "mean over the batch")], x.shape[1],
+            out,
+            ref,
+            "the NLL",
+            [("sum", "sum over the whole batch"), ("mean", "mean over the batch")],
+            x.shape[1],
         )
-        if not _close(nll, ref):
+        if not is_close(nll, ref):
             p = torch.sigmoid(logits)
             d = x.shape[1]
             all_mean = F.binary_cross_entropy_with_logits(logits, x)
-            if _close(nll.mean(), all_mean) or _close(nll, ref / d):
+            if is_close(nll.mean(), all_mean) or is_close(nll, ref / d):
                 return (
                     "the NLL is averaged over the pixels (reduction='mean'): sum over the 784 pixels. The log-likelihood "
                     "of an image is the sum over its independent pixels; a mean gives the KL term 784 times too much weight."
                 )
-            return _name_mistake(nll, ref, "the NLL", [
-                (F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").sum(1),
-                 "you applied the sigmoid twice: fn receives logits; binary_cross_entropy_with_logits applies it once."),
-                (-(x * F.logsigmoid(logits)).sum(1), "the (1 - x) * log(1 - p) term is missing."),
-                (-((1 - x) * F.logsigmoid(-logits)).sum(1), "the x * log p term is missing."),
-                (((p - x) ** 2).sum(1), "that is a squared error (a Gaussian decoder): this exercise asks for the "
-                                        "Bernoulli negative log-likelihood (binary cross-entropy)."),
-                (F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1),
-                 "the arguments are swapped: the predictions are the logits, the targets are x."),
-            ])
+            return _name_mistake(
+                nll,
+                ref,
+                "the NLL",
+                [
+                    (
+                        F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").sum(1),
+                        "you applied the sigmoid twice: fn receives logits; binary_cross_entropy_with_logits applies it once.",
+                    ),
+                    (-(x * F.logsigmoid(logits)).sum(1), "the (1 - x) * log(1 - p) term is missing."),
+                    (-((1 - x) * F.logsigmoid(-logits)).sum(1), "the x * log p term is missing."),
+                    (
+                        ((p - x) ** 2).sum(1),
+                        "that is a squared error (a Gaussian decoder): this exercise asks for the "
+                        "Bernoulli negative log-likelihood (binary cross-entropy).",
+                    ),
+                    (
+                        F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1),
+                        "the arguments are swapped: the predictions are the logits, the targets are x.",
+                    ),
+                ],
+            )
         # Very confident wrong predictions: sigmoid underflows to 0 in float32 and log(0) = -inf.
         big = torch.tensor([[150.0, -150.0, 30.0, -30.0]], dtype=torch.float32).repeat(2, 1)  # [2, 4]
         xb = torch.tensor([[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
@@ -187,9 +196,7 @@ def check_bernoulli_nll(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
             )
         return None
 
-    return _isolated(
-        "bernoulli_nll", body, "correct: binary cross-entropy from logits, summed over pixels, one value per image."
-    )
+    return _isolated("bernoulli_nll", body, "correct: binary cross-entropy from logits, summed over pixels, one value per image.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,8 +208,7 @@ def _vq_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Twelve encoder outputs, a codebook of five vectors of different lengths, and an upstream gradient."""
     g = torch.Generator().manual_seed(7)
     z_e = torch.randn(12, 3, generator=g, dtype=torch.float64)
-    codebook = torch.randn(5, 3, generator=g, dtype=torch.float64) * torch.tensor([[0.3], [2.5], [1.0], [0.6], [1.8]],
-                                                                                 dtype=torch.float64)
+    codebook = torch.randn(5, 3, generator=g, dtype=torch.float64) * torch.tensor([[0.3], [2.5], [1.0], [0.6], [1.8]], dtype=torch.float64)
     upstream = torch.randn(12, 3, generator=g, dtype=torch.float64)
     return z_e, codebook, upstream
 
@@ -241,27 +247,24 @@ def check_vector_quantize(fn: Callable[[torch.Tensor, torch.Tensor], Any]) -> Ve
         ref_idx = torch.cdist(z_e0, codebook0).argmin(dim=1)
         if not torch.equal(idx.cpu().long(), ref_idx):
             return _vq_index_mistake(idx.cpu().long(), z_e0, codebook0)
-        if _close(z_q, z_e0):
+        if is_close(z_q, z_e0):
             return "z_q equals z_e: the forward value must be the quantised vector codebook[indices]."
-        if not _close(z_q, codebook0[ref_idx]):
+        if not is_close(z_q, codebook0[ref_idx]):
             return "z_q is not codebook[indices]: in the forward pass z_q must equal the chosen codebook vectors."
         if not z_q.requires_grad:
-            return (
-                "z_q carries no gradient at all: the decoder's gradient must reach the encoder through "
-                "z_e + (z_q - z_e).detach()."
-            )
+            return "z_q carries no gradient at all: the decoder's gradient must reach the encoder through z_e + (z_q - z_e).detach()."
         g_e, g_c = torch.autograd.grad((z_q * upstream).sum(), [z_e, codebook], allow_unused=True)
-        if g_e is None or _close(g_e, torch.zeros_like(g_e)):
+        if g_e is None or is_close(g_e, torch.zeros_like(g_e)):
             return (
                 "no gradient reaches z_e: codebook[indices] is not differentiable with respect to the encoder "
                 "output. Use the straight-through estimator z_q = z_e + (z_q - z_e).detach()."
             )
-        if not _close(g_e, upstream):
+        if not is_close(g_e, upstream):
             return (
                 "the gradient reaching z_e is not the gradient of z_q copied through: with "
                 "z_e + (z_q - z_e).detach() the encoder gets exactly dL/dz_q."
             )
-        if g_c is not None and not _close(g_c, torch.zeros_like(g_c)):
+        if g_c is not None and not is_close(g_c, torch.zeros_like(g_c)):
             return (
                 "the codebook also receives the decoder's gradient through z_q: detach the quantised vectors in "
                 "the straight-through output, z_e + (z_q - z_e).detach(); the codebook learns from its own loss term."
@@ -270,6 +273,4 @@ def check_vector_quantize(fn: Callable[[torch.Tensor, torch.Tensor], Any]) -> Ve
             return "your function changed its inputs in place: leave z_e and the codebook untouched."
         return None
 
-    return _isolated(
-        "vector_quantize", body, "correct: nearest codebook vectors forward, gradients copied straight through to z_e."
-    )
+    return _isolated("vector_quantize", body, "correct: nearest codebook vectors forward, gradients copied straight through to z_e.")

@@ -20,7 +20,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import StudentError, Verdict, call, require_scalar, require_shape, require_tensor, run_check
+from utils.checks.core import (
+    StudentError,
+    Verdict,
+    call,
+    is_close,
+    reparameterisation_mistake,
+    require_scalar,
+    require_shape,
+    require_tensor,
+    run_check,
+)
 
 X_DIM = 784
 
@@ -29,13 +39,6 @@ def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdic
     """run_check with the global CPU random state saved and restored, so a check never shifts a notebook's seed."""
     with torch.random.fork_rng(devices=[]):
         return run_check(name, body, success)
-
-
-def _close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True when two tensors (or numbers) of the same shape agree; NaNs count as disagreement."""
-    a = torch.as_tensor(a).detach().to(torch.float64).cpu()
-    b = torch.as_tensor(b).detach().to(torch.float64).cpu()
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
 def _images(n: int, seed: int) -> torch.Tensor:
@@ -67,7 +70,7 @@ def _is_affine(f: Callable[[torch.Tensor], torch.Tensor], a: torch.Tensor, b: to
     """True when f behaves like an affine map on these inputs: f((a+b)/2) == (f(a)+f(b))/2."""
     with torch.no_grad():
         mid = f((a + b) / 2)
-        return _close(mid, (f(a) + f(b)) / 2, rtol=1e-4, atol=1e-5)
+        return is_close(mid, (f(a) + f(b)) / 2, rtol=1e-4, atol=1e-5)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -102,14 +105,13 @@ def check_encoder(Encoder: Any) -> Verdict:  # noqa: N803 (the student's class)
         encoder = _build(Encoder, X_DIM, 64, z_dim)
         x = _images(b, 1)
         mu, logvar = _encode(encoder, x, z_dim)
-        if mu.data_ptr() == logvar.data_ptr() or _close(mu, logvar):
+        if mu.data_ptr() == logvar.data_ptr() or is_close(mu, logvar):
             return "mu and logvar are equal: they need separate outputs (two heads, or one 2*z_dim output split in halves)."
-        if _close(mu[0], mu[1]) and _close(logvar[0], logvar[1]):
+        if is_close(mu[0], mu[1]) and is_close(logvar[0], logvar[1]):
             return "every image gets the same (mu, logvar): does the encoder use its input x?"
         if (logvar >= 0).all():
             return (
-                "every logvar is >= 0: logvar is a log-variance and must be free to go negative; "
-                "do not end with a ReLU, softplus or exp."
+                "every logvar is >= 0: logvar is a log-variance and must be free to go negative; do not end with a ReLU, softplus or exp."
             )
         if (mu >= 0).all():
             return "every mu is >= 0: mu must be free to take any sign; the last layer should be linear (no ReLU)."
@@ -136,40 +138,22 @@ def _reparam_inputs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, logvar
 
 
-def _reparam_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> str | None:
-    """Name the known mistake that produces z from this eps, if any."""
-    candidates = {
-        "you used logvar as the standard deviation: sigma = exp(0.5 * logvar).": mu + logvar * eps,
-        "you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).": (
-            mu + logvar.exp() * eps
-        ),
-        "you forgot the exp: sigma = exp(0.5 * logvar), not 0.5 * logvar.": mu + 0.5 * logvar * eps,
-        "you used exp(-0.5 * logvar), which is 1/sigma: sigma = exp(0.5 * logvar).": mu + (-0.5 * logvar).exp() * eps,
-        "you forgot the noise: z = mu + sigma * eps, not mu.": mu,
-        "you forgot to add mu: z = mu + sigma * eps.": (0.5 * logvar).exp() * eps,
-    }
-    for message, candidate in candidates.items():
-        if _close(z, candidate.detach()):
-            return message
-    return None
-
-
 def _reparam_stats_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:
     """Judge z from its sample mean and standard deviation per column (for noise drawn another way)."""
     mean, std = z.mean(0), z.std(0)
     mu0, lv0 = mu[0], logvar[0]
-    if _close(z, z[:1].expand_as(z), atol=1e-6):
+    if is_close(z, z[:1].expand_as(z), atol=1e-6):
         return "every row of z is the same: draw one eps per element, e.g. torch.randn_like(mu)."
     sigma0 = (0.5 * lv0).exp()
-    if _close(mean, mu0 + 0.5 * sigma0, rtol=0, atol=0.08):
+    if is_close(mean, mu0 + 0.5 * sigma0, rtol=0, atol=0.08):
         return "eps should be standard normal (torch.randn_like), not uniform (torch.rand_like)."
-    if not _close(mean, mu0, rtol=0, atol=0.08):
+    if not is_close(mean, mu0, rtol=0, atol=0.08):
         return f"the sample mean of z is {[round(v, 2) for v in mean.tolist()]}, expected mu = {mu0.tolist()}."
-    if _close(std, lv0.abs(), rtol=0.06, atol=0.03):
+    if is_close(std, lv0.abs(), rtol=0.06, atol=0.03):
         return "you used logvar as the standard deviation: sigma = exp(0.5 * logvar)."
-    if _close(std, lv0.exp(), rtol=0.06, atol=0.03):
+    if is_close(std, lv0.exp(), rtol=0.06, atol=0.03):
         return "you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar)."
-    if not _close(std, sigma0, rtol=0.06, atol=0.03):
+    if not is_close(std, sigma0, rtol=0.06, atol=0.03):
         return (
             f"the sample standard deviation of z is {[round(v, 2) for v in std.tolist()]}, "
             f"expected exp(0.5 * logvar) = {[round(v, 2) for v in sigma0.tolist()]}."
@@ -191,14 +175,14 @@ def check_reparameterise(reparameterise: Callable[[torch.Tensor, torch.Tensor], 
         require_shape(z, (n, 3), "z")
         z_d = z.detach().double()
         ref = (mu + (0.5 * logvar).exp() * eps).detach()
-        if not _close(z_d, ref, rtol=1e-4, atol=1e-5):
-            mistake = _reparam_mistake(z_d, mu.detach(), logvar.detach(), eps)
+        if not is_close(z_d, ref, rtol=1e-4, atol=1e-5):
+            mistake = reparameterisation_mistake(z_d, mu.detach(), logvar.detach(), eps)
             if mistake is None:  # the noise was drawn another way: judge the distribution instead
                 mistake = _reparam_stats_mistake(z_d, mu.detach(), logvar.detach())
             if mistake is not None:
                 return mistake
         z2 = call(reparameterise, mu, logvar)
-        if _close(z2, z):
+        if is_close(z2, z):
             return "two calls give the same z: draw new noise eps on every call (torch.randn_like(mu))."
         if not z.requires_grad:
             return (
@@ -206,12 +190,12 @@ def check_reparameterise(reparameterise: Callable[[torch.Tensor, torch.Tensor], 
                 "(no .detach(), .item(), numpy, torch.normal or torch.no_grad())."
             )
         grads = torch.autograd.grad(z[:8].sum(), [mu, logvar], allow_unused=True)
-        if grads[0] is None or not _close(grads[0][:8], torch.ones(8, 3)):
+        if grads[0] is None or not is_close(grads[0][:8], torch.ones(8, 3)):
             return "dz/dmu should be 1 everywhere: is mu detached somewhere?"
         if grads[1] is None:
             return "no gradient reaches logvar: is sigma detached from logvar?"
         expected = 0.5 * (z[:8] - mu[:8]).detach()  # d/dlogvar of mu + exp(0.5 logvar) eps = 0.5 * sigma * eps
-        if not _close(grads[1][:8], expected, rtol=1e-3, atol=1e-5):
+        if not is_close(grads[1][:8], expected, rtol=1e-3, atol=1e-5):
             return "dz/dlogvar should be 0.5 * sigma * eps: compute sigma as torch.exp(0.5 * logvar)."
         return None
 
@@ -236,7 +220,7 @@ def check_decoder(Decoder: Any) -> Verdict:  # noqa: N803 (the student's class)
         if tuple(logits.shape) == (b, X_DIM):
             return f"the output has shape {[b, X_DIM]}: reshape it to images, x_logits.view(-1, 1, 28, 28)."
         require_shape(logits, (b, 1, 28, 28), "the decoder's output")
-        if _close(logits[0], logits[1]):
+        if is_close(logits[0], logits[1]):
             return "every z gives the same image: does the decoder use its input z?"
         if logits.min() >= 0 and logits.max() <= 1:
             return (
@@ -298,13 +282,14 @@ def _recon_mistake(recon: torch.Tensor, x_logits: torch.Tensor, x: torch.Tensor)
         "the arguments of the BCE are swapped: binary_cross_entropy_with_logits(x_logits, x), prediction first.": (
             F.binary_cross_entropy_with_logits(x, x_logits, reduction="sum") / b
         ),
-        "you used a squared error: for pixels in [0, 1] with a Bernoulli decoder the reconstruction term is the binary "
-        "cross-entropy.": ((p - x) ** 2).sum() / b,
-        "you used a squared error on the logits: apply the binary cross-entropy with logits.": ((x_logits - x) ** 2).sum()
+        "you used a squared error: for pixels in [0, 1] with a Bernoulli decoder the reconstruction term is the binary cross-entropy.": (
+            (p - x) ** 2
+        ).sum()
         / b,
+        "you used a squared error on the logits: apply the binary cross-entropy with logits.": ((x_logits - x) ** 2).sum() / b,
     }
     for message, candidate in candidates.items():
-        if _close(recon, candidate.detach()):
+        if is_close(recon, candidate.detach()):
             return message
     return f"the reconstruction term is {recon.item():.6g}, expected {ref.item():.6g} (BCE summed per image, averaged over the batch)."
 
@@ -334,7 +319,7 @@ def _kl_mistake(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str
         ),
     }
     for message, candidate in candidates.items():
-        if _close(kl, candidate.detach()):
+        if is_close(kl, candidate.detach()):
             return message
     return f"the KL term is {kl.item():.6g}, expected {ref.item():.6g} (summed over latent dimensions, averaged over the batch)."
 
@@ -367,23 +352,23 @@ def check_vae_loss(vae_loss: Callable[..., Any]) -> Verdict:
         x_logits, x, mu, logvar = _loss_inputs(0)
         loss, recon, kl = _call_loss(vae_loss, x_logits, x, mu, logvar, beta=1.0)
         ref_loss, ref_recon, ref_kl = (t.detach() for t in reference_vae_loss(x_logits, x, mu, logvar))
-        if not _close(recon, ref_recon):
-            if _close(recon, ref_kl) and _close(kl, ref_recon):
+        if not is_close(recon, ref_recon):
+            if is_close(recon, ref_kl) and is_close(kl, ref_recon):
                 return "recon and kl are swapped: return (loss, recon, kl) in that order."
             return _recon_mistake(recon.detach(), x_logits.detach(), x)
-        if not _close(kl, ref_kl):
+        if not is_close(kl, ref_kl):
             return _kl_mistake(kl.detach(), mu.detach(), logvar.detach())
-        if not _close(loss, ref_loss):
-            if _close(loss, ref_recon):
+        if not is_close(loss, ref_loss):
+            if is_close(loss, ref_recon):
                 return "the loss is only the reconstruction term: add the KL term, loss = recon + beta * kl."
-            if _close(loss, ref_recon - ref_kl):
+            if is_close(loss, ref_recon - ref_kl):
                 return "the KL enters the loss with the wrong sign: loss = recon + beta * kl (the negative ELBO)."
-            if _close(loss, -ref_loss):
+            if is_close(loss, -ref_loss):
                 return "you returned the ELBO; the loss to minimise is the negative ELBO, recon + beta * kl."
             return f"loss is {loss.item():.6g}, expected recon + beta * kl = {ref_loss.item():.6g}."
         loss4, _, _ = _call_loss(vae_loss, x_logits, x, mu, logvar, beta=4.0)
-        if not _close(loss4, ref_recon + 4.0 * ref_kl):
-            if _close(loss4, ref_loss):
+        if not is_close(loss4, ref_recon + 4.0 * ref_kl):
+            if is_close(loss4, ref_loss):
                 return "beta is ignored: loss = recon + beta * kl."
             return f"with beta = 4 the loss is {loss4.item():.6g}, expected recon + 4 * kl = {(ref_recon + 4 * ref_kl).item():.6g}."
         if not loss.requires_grad:
@@ -392,7 +377,7 @@ def check_vae_loss(vae_loss: Callable[..., Any]) -> Verdict:
         ref_grads = torch.autograd.grad(reference_vae_loss(x_logits, x, mu, logvar)[0], [x_logits, mu, logvar])
         names = ("x_logits", "mu", "logvar")
         for name, grad, ref in zip(names, grads, ref_grads, strict=True):
-            if grad is None or not _close(grad, ref):
+            if grad is None or not is_close(grad, ref):
                 return f"the value is right but the gradient w.r.t. {name} is not: is part of the loss detached?"
         return None
 
@@ -470,8 +455,8 @@ def check_train_step(train_step: Callable[..., Any]) -> Verdict:
         model, out = _student_step(train_step, x, 1.0, seed)
         ref_model, ref_loss = _reference_step(x, 1.0, seed)
         after, ref_after = _params(model), _params(ref_model)
-        if not _close(after, ref_after, rtol=1e-4, atol=1e-6):
-            if _close(after, before, rtol=0, atol=0):
+        if not is_close(after, ref_after, rtol=1e-4, atol=1e-6):
+            if is_close(after, before, rtol=0, atol=0):
                 return (
                     "the parameters did not change: call loss.backward() and then optimizer.step() "
                     "(and zero the gradients before backward, not between backward and step)."
@@ -482,7 +467,7 @@ def check_train_step(train_step: Callable[..., Any]) -> Verdict:
                 ("recon_only", "you back-propagated only the reconstruction term: call backward() on the total loss."),
                 ("kl_only", "you back-propagated only the KL term: call backward() on the total loss."),
             ):
-                if _close(after, _params(_reference_step(x, 1.0, seed, variant)[0]), rtol=1e-4, atol=1e-6):
+                if is_close(after, _params(_reference_step(x, 1.0, seed, variant)[0]), rtol=1e-4, atol=1e-6):
                     return message
             return (
                 "the parameters after one step differ from the expected ones: the step should be zero_grad, "
@@ -496,11 +481,11 @@ def check_train_step(train_step: Callable[..., Any]) -> Verdict:
                 "the returned loss is still attached to the graph: return loss.detach() (or loss.item()), or every "
                 "step's graph stays in memory."
             )
-        if not _close(torch.as_tensor(loss, dtype=torch.float64), ref_loss, rtol=1e-4, atol=1e-5):
+        if not is_close(torch.as_tensor(loss, dtype=torch.float64), ref_loss, rtol=1e-4, atol=1e-5):
             return f"the returned loss is {float(loss):.6g}, expected the loss before the step, {ref_loss.item():.6g}."
         model4, _ = _student_step(train_step, x, 4.0, seed)
-        if not _close(_params(model4), _params(_reference_step(x, 4.0, seed)[0]), rtol=1e-4, atol=1e-6):
-            if _close(_params(model4), ref_after, rtol=1e-4, atol=1e-6):
+        if not is_close(_params(model4), _params(_reference_step(x, 4.0, seed)[0]), rtol=1e-4, atol=1e-6):
+            if is_close(_params(model4), ref_after, rtol=1e-4, atol=1e-6):
                 return "train_step ignores beta: pass it on to vae_loss(..., beta=beta)."
             return "with beta = 4 the update differs from the expected one: pass beta on to vae_loss."
         return None
