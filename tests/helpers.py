@@ -47,3 +47,15 @@ def toc_files() -> list[str]:
 
     walk(toc.get("parts", []))
     return files
+
+
+def stub(*args: Any, **kwargs: Any) -> Any:
+    """An exercise the student has not started: what the student copy holds."""
+    raise NotImplementedError("Exercise: write your code here")
+
+
+def assert_fails(verdict: Any, *fragments: str) -> None:
+    """The check's verdict failed and its message names every fragment."""
+    assert not verdict.passed, verdict.line()
+    for fragment in fragments:
+        assert fragment in verdict.message, verdict.line()

@@ -6,22 +6,11 @@ import math
 
 import pytest
 import torch
+from helpers import assert_fails, stub
 
 from utils.checks import lecture2
 
 LN2 = math.log(2.0)
-
-
-def stub(*args: object) -> torch.Tensor:
-    """A student's untouched exercise."""
-    raise NotImplementedError("exercise")
-
-
-def assert_fails(v: lecture2.Verdict, *fragments: str) -> None:
-    """The verdict failed and its message names every fragment."""
-    assert not v.passed, v.line()
-    for fragment in fragments:
-        assert fragment in v.message, v.line()
 
 
 # ---------------------------------------------------------------------------------------------------------------

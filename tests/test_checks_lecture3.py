@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from helpers import assert_fails, stub
 
 from utils.checks import lecture3
 
@@ -16,18 +17,6 @@ def log_normal(x, mean, std):
     """Log-density of N(mean, std^2) at x."""
     std = torch.as_tensor(std, dtype=torch.float64)
     return -0.5 * LOG_2PI - torch.log(std) - 0.5 * ((x - mean) / std) ** 2
-
-
-def stub(*args, **kwargs):
-    """An exercise the student has not started."""
-    raise NotImplementedError("Exercise")
-
-
-def assert_fails(verdict, *fragments: str) -> None:
-    """The verdict failed and its message names the mistake."""
-    assert not verdict.passed, verdict.line()
-    for fragment in fragments:
-        assert fragment in verdict.message, verdict.line()
 
 
 # ----------------------------------------------------------------------------------------- e_step

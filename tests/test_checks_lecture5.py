@@ -5,21 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_fails, stub
 
 from utils.checks import lecture5
-
-
-def stub(*args, **kwargs):
-    """An exercise the student has not started."""
-    raise NotImplementedError("Exercise")
-
-
-def assert_fails(verdict, *fragments: str) -> None:
-    """The verdict failed and its message names the mistake."""
-    assert not verdict.passed, verdict.line()
-    for fragment in fragments:
-        assert fragment in verdict.message, verdict.line()
-
 
 # ------------------------------------------------------------------------------- gaussian_kl_to_standard
 
@@ -114,8 +102,7 @@ def test_nll_stub_fails():
         (lambda lg, x: nll_ok(lg, x).mean(), "mean over the batch"),
         (lambda lg, x: F.binary_cross_entropy_with_logits(lg, x, reduction="none"), "sum over the last dimension"),
         (lambda lg, x: -nll_ok(lg, x), "wrong sign"),
-        (lambda lg, x: F.binary_cross_entropy(torch.sigmoid(torch.sigmoid(lg)), x, reduction="none").sum(1),
-         "sigmoid twice"),
+        (lambda lg, x: F.binary_cross_entropy(torch.sigmoid(torch.sigmoid(lg)), x, reduction="none").sum(1), "sigmoid twice"),
         (lambda lg, x: -(x * F.logsigmoid(lg)).sum(1), "(1 - x) * log(1 - p) term is missing"),
         (lambda lg, x: -((1 - x) * F.logsigmoid(-lg)).sum(1), "x * log p term is missing"),
         (lambda lg, x: ((torch.sigmoid(lg) - x) ** 2).sum(1), "squared error"),
@@ -185,11 +172,9 @@ def _in_place(z_e, codebook):
         (lambda z_e, cb: (z_e + (cb[vq_ok(z_e, cb)[1]] - z_e), vq_ok(z_e, cb)[1]), "no gradient reaches z_e"),
         (lambda z_e, cb: (cb[vq_ok(z_e, cb)[1]], vq_ok(z_e, cb)[1]), "no gradient reaches z_e"),
         (lambda z_e, cb: (cb[vq_ok(z_e, cb)[1]].detach(), vq_ok(z_e, cb)[1]), "carries no gradient"),
-        (lambda z_e, cb: (z_e.detach() + (cb[vq_ok(z_e, cb)[1]] - z_e.detach()).detach(), vq_ok(z_e, cb)[1]),
-         "carries no gradient"),
+        (lambda z_e, cb: (z_e.detach() + (cb[vq_ok(z_e, cb)[1]] - z_e.detach()).detach(), vq_ok(z_e, cb)[1]), "carries no gradient"),
         (lambda z_e, cb: (2 * z_e + (cb[vq_ok(z_e, cb)[1]] - 2 * z_e).detach(), vq_ok(z_e, cb)[1]), "copied through"),
-        (lambda z_e, cb: ((z_e - cb[vq_ok(z_e, cb)[1]]).detach() + cb[vq_ok(z_e, cb)[1]], vq_ok(z_e, cb)[1]),
-         "z_q equals z_e"),
+        (lambda z_e, cb: ((z_e - cb[vq_ok(z_e, cb)[1]]).detach() + cb[vq_ok(z_e, cb)[1]], vq_ok(z_e, cb)[1]), "z_q equals z_e"),
         (_in_place, "in place"),
         (lambda z_e, cb: (vq_ok(z_e, cb)[0] + 0.5, vq_ok(z_e, cb)[1]), "not codebook[indices]"),
     ],
