@@ -1,0 +1,407 @@
+"""Checks for Lab 1 (a GAN on MNIST): generator, discriminator, the two losses and one training step."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils.checks.core import StudentError, Verdict, call, require_scalar, require_tensor, run_check
+
+IMAGE_SHAPE = (1, 28, 28)
+MIN_PARAMS, MAX_PARAMS = 10_000, 20_000_000
+_PROBABILITY_HINT = (
+    "the inputs are logits (any real number), not probabilities: use F.binary_cross_entropy_with_logits "
+    "(or F.logsigmoid), not F.binary_cross_entropy or torch.log"
+)
+
+
+class ExercisesNotFinished(RuntimeError):
+    """Raised by require_passed when a cell needs exercises whose checks have not passed."""
+
+
+def _close(a: float | torch.Tensor, b: float | torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """True when two numbers (or tensors of the same shape) agree."""
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _count_params(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _build(make: Callable[[], Any], what: str) -> nn.Module:
+    """Instantiate the student's model class (or factory) and require an nn.Module with a sane size."""
+    model = call(make)
+    if not isinstance(model, nn.Module):
+        raise StudentError(f"{what}() should build an nn.Module, got {type(model).__name__}.")
+    n = _count_params(model)
+    if n == 0:
+        raise StudentError(f"{what} has no trainable parameters: assign the layers to attributes (self.net = ...).")
+    if n < MIN_PARAMS:
+        raise StudentError(f"{what} has only {n:,} parameters: too few to model 28x28 digits (use hidden layers).")
+    if n > MAX_PARAMS:
+        raise StudentError(f"{what} has {n:,} parameters: far more than this lab needs (or can train in minutes).")
+    return model
+
+
+def _require_grads(model: nn.Module, what: str) -> None:
+    """Stop unless every trainable parameter received a gradient."""
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    if missing:
+        raise StudentError(
+            f"no gradient reaches {what}'s parameter(s) {', '.join(missing[:3])}: use every layer in forward, "
+            "and no .detach() or torch.no_grad() inside it."
+        )
+
+
+def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16) -> Verdict:
+    """Generator() maps noise [B, z_dim] to images [B, 1, 28, 28] in [0, 1] that depend on the noise."""
+
+    def body() -> str | None:
+        torch.manual_seed(0)
+        G = _build(make, "Generator")
+        G.train()
+        z = torch.randn(batch, z_dim)
+        x = require_tensor(call(G, z), "Generator(z)")
+        if tuple(x.shape) == (batch, 784):
+            raise StudentError(f"output has shape [{batch}, 784]: reshape it to [B, 1, 28, 28] with x.view(-1, 1, 28, 28).")
+        if tuple(x.shape) != (batch, *IMAGE_SHAPE):
+            raise StudentError(f"output for z of shape [{batch}, {z_dim}] has shape {list(x.shape)}, expected [{batch}, 1, 28, 28].")
+        lo, hi = x.min().item(), x.max().item()
+        if lo < 0 or hi > 1:
+            if lo >= -1 and hi <= 1:
+                raise StudentError(
+                    f"outputs lie in [{lo:.2f}, {hi:.2f}]: a tanh gives [-1, 1], but images here are in [0, 1]; "
+                    "end with nn.Sigmoid()."
+                )
+            raise StudentError(f"outputs lie in [{lo:.2f}, {hi:.2f}], but pixels must be in [0, 1]: end with nn.Sigmoid().")
+        if (x[0] - x[1:]).abs().max().item() < 1e-6:
+            raise StudentError("every z gives the same image: the output must depend on the noise z.")
+        if not x.requires_grad:
+            raise StudentError("no gradient reaches the generator's parameters: no .detach() or torch.no_grad() inside forward.")
+        x.sum().backward()
+        _require_grads(G, "the generator")
+        G.eval()
+        with torch.no_grad():
+            one = require_tensor(call(G, torch.randn(1, z_dim)), "Generator(z) in eval mode")
+        if tuple(one.shape) != (1, *IMAGE_SHAPE):
+            raise StudentError(f"in eval mode, one z gives shape {list(one.shape)}, expected [1, 1, 28, 28].")
+        return None
+
+    return run_check("generator", body, "correct: noise [B, z_dim] -> images [B, 1, 28, 28] in [0, 1].")
+
+
+def _ends_with_sigmoid(D: nn.Module, x: torch.Tensor) -> bool:
+    """True when D squashes its output into [0, 1] (an nn.Sigmoid, or probing the last Linear's bias)."""
+    if any(isinstance(m, nn.Sigmoid) for m in D.modules()):
+        return True
+    linears = [m for m in D.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        return False
+    probe = copy.deepcopy(D).eval()
+    last = [m for m in probe.modules() if isinstance(m, nn.Linear)][-1]
+    if last.bias is None:
+        return False
+    outs = []
+    with torch.no_grad():
+        for shift in (20.0, -40.0):
+            last.bias += shift
+            outs.append(probe(x))
+    return all(o.min().item() >= 0 and o.max().item() <= 1 for o in outs)
+
+
+def check_discriminator(make: Callable[[], Any], batch: int = 16) -> Verdict:
+    """Discriminator() maps images [B, 1, 28, 28] to one logit (raw score) per image, shape [B, 1]."""
+
+    def body() -> str | None:
+        torch.manual_seed(0)
+        D = _build(make, "Discriminator")
+        D.train()
+        x = torch.rand(batch, *IMAGE_SHAPE, requires_grad=True)
+        out = require_tensor(call(D, x), "Discriminator(x)")
+        if tuple(out.shape) == (batch,):
+            raise StudentError(f"output has shape [{batch}]: keep one column, shape [B, 1] (no .squeeze()).")
+        if tuple(out.shape) != (batch, 1):
+            raise StudentError(f"output for images of shape [{batch}, 1, 28, 28] has shape {list(out.shape)}, expected [{batch}, 1].")
+        if not torch.isfinite(out).all():
+            raise StudentError("output contains nan or inf.")
+        if _ends_with_sigmoid(D, x.detach()):
+            raise StudentError(
+                "D outputs probabilities (it ends with a sigmoid): return the raw score (logit); the losses "
+                "apply the sigmoid inside binary_cross_entropy_with_logits, which is numerically stable."
+            )
+        out.sum().backward()
+        _require_grads(D, "the discriminator")
+        if x.grad is None or x.grad.abs().sum().item() == 0:
+            raise StudentError("the output does not depend on the input images (no gradient reaches x).")
+        return None
+
+    return run_check("discriminator", body, "correct: images [B, 1, 28, 28] -> logits [B, 1].")
+
+
+def _ref_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """Reference discriminator loss: BCE of real logits against real_label plus fake logits against 0."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+    return real + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+def _ref_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Reference non-saturating generator loss: mean of -log D(G(z))."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def _call_loss(fn: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """Call a student loss on logits, translating the usual probabilities-vs-logits crash."""
+    try:
+        value = call(fn, *args, **kwargs)
+    except RuntimeError as err:
+        if "between 0 and 1" in str(err):
+            raise StudentError(f"{what} crashed on negative logits: {_PROBABILITY_HINT}.") from None
+        raise
+    value = require_tensor(value, what)
+    if value.dim() == 0 and not torch.isfinite(value):
+        raise StudentError(f"{what} is {value.item()}: {_PROBABILITY_HINT}.")
+    return require_scalar(value, what)
+
+
+def _logits(seed: int, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two batches of test logits [n, 1] with both signs, requiring gradients."""
+    g = torch.Generator().manual_seed(seed)
+    real = (torch.randn(n, 1, generator=g) * 2 + 0.5).requires_grad_()
+    fake = (torch.randn(n, 1, generator=g) * 2 - 0.5).requires_grad_()
+    return real, fake
+
+
+def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
+    """fn(real_logits, fake_logits, real_label=1.0) equals BCE(real, real_label) + BCE(fake, 0), batch means."""
+
+    def body() -> str | None:
+        real, fake = _logits(1)
+        n = real.shape[0]
+        with torch.no_grad():
+            ref = _ref_d_loss(real, fake)
+            wrong = {
+                "the labels are swapped: real images get target 1 and fakes target 0": _ref_d_loss(fake, real),
+                "only the real term is there: add the fake term, BCE(fake_logits, 0) = -log(1 - D(G(z)))":
+                    F.binary_cross_entropy_with_logits(real, torch.ones_like(real)),
+                "only the fake term is there: add the real term, BCE(real_logits, 1) = -log D(x)":
+                    F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+                "use the mean over the batch, not the sum": ref * n,
+                "this is half the expected value: the D loss is the sum of the real and fake terms (no division by 2)":
+                    ref / 2,
+            }
+        value = _call_loss(fn, "discriminator_loss(real_logits, fake_logits)", real, fake)
+        if not _close(value, ref):
+            for message, alt in wrong.items():
+                if _close(value, alt):
+                    raise StudentError(f"{message}.")
+            expected = "BCE(real_logits, 1) + BCE(fake_logits, 0), each averaged over the batch"
+            if _close(value, -ref):
+                raise StudentError(f"the sign is flipped: the loss is {expected} (a positive number).")
+            raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = {expected}.")
+        if not value.requires_grad:
+            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        value.backward()
+        if real.grad is None or fake.grad is None:
+            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        real2, fake2 = _logits(2)
+        with torch.no_grad():
+            ref_smooth = _ref_d_loss(real2, fake2, 0.9)
+            two_sided = F.binary_cross_entropy_with_logits(real2, torch.full_like(real2, 0.9)) + (
+                F.binary_cross_entropy_with_logits(fake2, torch.full_like(fake2, 0.1)))
+        smooth = _call_loss(fn, "discriminator_loss(..., real_label=0.9)", real2, fake2, real_label=0.9)
+        if not _close(smooth, ref_smooth):
+            if _close(smooth, _ref_d_loss(real2, fake2)):
+                raise StudentError("real_label is ignored: use it as the target of the real images (label smoothing).")
+            if _close(smooth, two_sided):
+                raise StudentError("label smoothing is one-sided: only the real targets become real_label; fakes keep 0.")
+            raise StudentError(f"with real_label=0.9 the value is {smooth.item():.4f}, expected {ref_smooth.item():.4f}.")
+        return None
+
+    return run_check("discriminator_loss", body, "correct: BCE(real, real_label) + BCE(fake, 0).")
+
+
+def check_generator_loss(fn: Callable[..., Any]) -> Verdict:
+    """fn(fake_logits) is the non-saturating loss mean(-log D(G(z))) = BCE(fake_logits, 1)."""
+
+    def body() -> str | None:
+        _, fake = _logits(3)
+        n = fake.shape[0]
+        with torch.no_grad():
+            ref = _ref_g_loss(fake)
+            saturating = -F.softplus(fake).mean()  # mean log(1 - sigmoid(fake))
+            wrong = {
+                "this is the saturating loss log(1 - D(G(z))), whose gradient vanishes when D rejects the fakes; "
+                "use the non-saturating loss -log D(G(z))": saturating,
+                "the target is 0 (fakes labelled fake): G wants D to call its fakes real, so the target is 1":
+                    F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+                "the sign is flipped: minimise -log D(G(z)), a positive number": -ref,
+                "use the mean over the batch, not the sum": ref * n,
+            }
+        value = _call_loss(fn, "generator_loss(fake_logits)", fake)
+        if not _close(value, ref):
+            for message, alt in wrong.items():
+                if _close(value, alt):
+                    raise StudentError(f"{message}.")
+            raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = mean of -log sigmoid(fake_logits).")
+        if not value.requires_grad:
+            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        value.backward()
+        if fake.grad is None:
+            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        return None
+
+    return run_check("generator_loss", body, "correct: the non-saturating loss -log D(G(z)).")
+
+
+def _raised_in(err: BaseException, fn: Callable[..., Any]) -> bool:
+    """True when err was raised by fn's own code (its stub), not by something it called."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    code = getattr(fn, "__code__", None)
+    return tb is None or code is None or tb.tb_frame.f_code is code
+
+
+def _tiny_models(z_dim: int) -> tuple[nn.Module, nn.Module]:
+    """A deterministic linear generator and discriminator for testing a training step."""
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(z_dim, 784), nn.Sigmoid(), nn.Unflatten(1, IMAGE_SHAPE))
+    D = nn.Sequential(nn.Flatten(), nn.Linear(784, 1))
+    return G, D
+
+
+def _reference_step(
+    G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+    x: torch.Tensor, z: torch.Tensor, real_label: float, zero_d: bool = True, zero_g: bool = True, g_first: bool = False,
+) -> dict[str, float]:
+    """One reference step (and, through the flags, its usual mistakes)."""
+
+    def g_step() -> float:
+        g_loss = _ref_g_loss(D(G(z)))
+        if zero_g:
+            opt_G.zero_grad()
+        g_loss.backward()
+        opt_G.step()
+        return g_loss.item()
+
+    g_loss = g_step() if g_first else None
+    fake = G(z).detach()
+    real_logits, fake_logits = D(x), D(fake)
+    d_loss = _ref_d_loss(real_logits, fake_logits, real_label)
+    if zero_d:
+        opt_D.zero_grad()
+    d_loss.backward()
+    opt_D.step()
+    if not g_first:
+        g_loss = g_step()
+    return {"d_loss": d_loss.item(), "g_loss": float(g_loss), "d_real": torch.sigmoid(real_logits).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits).mean().item()}
+
+
+def _setup(z_dim: int, lr: float = 0.05) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Tiny models whose gradients hold stale values (as after a previous step), with SGD optimizers."""
+    G, D = _tiny_models(z_dim)
+    for p in [*G.parameters(), *D.parameters()]:
+        p.grad = torch.full_like(p, 0.05)
+    return G, D, torch.optim.SGD(G.parameters(), lr=lr), torch.optim.SGD(D.parameters(), lr=lr)
+
+
+def _same_params(a: nn.Module, b: nn.Module) -> bool:
+    """True when two models hold the same weights (up to float rounding)."""
+    return all(torch.allclose(p, q, rtol=1e-6, atol=1e-8) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def _unchanged(a: nn.Module, b: nn.Module) -> bool:
+    """True when two models hold exactly the same weights."""
+    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int = 8, batch: int = 8) -> Verdict:
+    """fn(G, D, opt_G, opt_D, x, z) does one D step on detached fakes, then one non-saturating G step."""
+
+    def body() -> str | None:
+        g = torch.Generator().manual_seed(4)
+        x = torch.rand(batch, *IMAGE_SHAPE, generator=g)
+        z = torch.randn(batch, z_dim, generator=g)
+        G, D, opt_G, opt_D = _setup(z_dim)
+        G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+        backward_passes = [0]
+        first = next(iter(G.parameters()))
+        hook = first.register_hook(lambda grad: backward_passes.__setitem__(0, backward_passes[0] + 1))
+        try:
+            out = call(fn, G, D, opt_G, opt_D, x, z)
+        except NotImplementedError as err:
+            if not _raised_in(err, fn):
+                raise StudentError(f"train_step calls an unfinished exercise ({err}).") from None
+            raise
+        except RuntimeError as err:
+            if "backward through the graph a second time" in str(err):
+                raise StudentError(
+                    "the fakes were not detached in the D step: use D(fake.detach()) there, so d_loss.backward() "
+                    "does not reach (and free) the generator's graph."
+                ) from None
+            raise
+        finally:
+            hook.remove()
+        if not isinstance(out, dict):
+            raise StudentError(f"train_step should return a dict of numbers, got {type(out).__name__}.")
+        missing = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if k not in out]
+        if missing:
+            raise StudentError(f"the returned dict lacks {', '.join(missing)} (keys: d_loss, g_loss, d_real, d_fake).")
+        if backward_passes[0] > 1:
+            raise StudentError(
+                "gradients reached the generator during the D step: detach the fakes there, D(fake.detach()), "
+                "so only the G step trains G."
+            )
+        if _unchanged(D, D0):
+            raise StudentError("D's weights did not change: call opt_D.step() after d_loss.backward().")
+        if _unchanged(G, G0):
+            raise StudentError("G's weights did not change: call opt_G.step() after g_loss.backward().")
+
+        def variant(**flags: bool) -> tuple[nn.Module, nn.Module, dict[str, float]]:
+            Gr, Dr, oG, oD = _setup(z_dim)
+            return Gr, Dr, _reference_step(Gr, Dr, oG, oD, x, z, real_label, **flags)
+
+        Gr, Dr, ref = variant()
+        G_first, D_first, _ = variant(g_first=True)
+        if _same_params(G, G_first) and _same_params(D, D_first):
+            raise StudentError("G was updated before D: do the D step first, then the G step on D(fake) with the updated D.")
+        if not _same_params(D, Dr):
+            if _same_params(D, variant(zero_d=False)[1]):
+                raise StudentError("D's old gradients were not cleared: call opt_D.zero_grad() before d_loss.backward().")
+            raise StudentError(
+                f"D's update differs from one step on discriminator_loss(D(x), D(G(z).detach()), real_label={real_label}): "
+                "use the x and z you are given, and make sure your loss checks pass."
+            )
+        if not _same_params(G, Gr):
+            if _same_params(G, variant(zero_g=False)[0]):
+                raise StudentError("G's old gradients were not cleared: call opt_G.zero_grad() before g_loss.backward().")
+            raise StudentError("G's update differs from one step on generator_loss(D(G(z))) with the updated D.")
+        for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+            try:
+                value = float(torch.as_tensor(out[key]).detach())
+            except (TypeError, ValueError, RuntimeError):
+                raise StudentError(f"out['{key}'] should be a number, got {type(out[key]).__name__}.") from None
+            if not _close(value, ref[key], rtol=1e-4, atol=1e-5):
+                hint = " (a probability: the mean of sigmoid(logits))" if key in ("d_real", "d_fake") else ""
+                raise StudentError(f"out['{key}'] is {value:.4f}, expected {ref[key]:.4f}{hint}.")
+        return None
+
+    return run_check("train_step", body, "correct: a D step on detached fakes, then a non-saturating G step.")
+
+
+def require_passed(*verdicts: Verdict) -> None:
+    """Stop the notebook with a clear message unless every given check passed."""
+    failed = [v.name for v in verdicts if not v]
+    if failed:
+        raise ExercisesNotFinished(
+            f"This cell uses your answers, but these checks have not passed yet: {', '.join(failed)}. "
+            "Finish those exercises above (each check must print [PASS]), then run this cell again."
+        )
