@@ -63,6 +63,20 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
+def call_loss_on_logits(fn: Callable[..., Any], what: str, hint: str, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """Call a student loss on logits; the usual probabilities-vs-logits crash or non-finite value stops with hint."""
+    try:
+        value = call(fn, *args, **kwargs)
+    except RuntimeError as err:
+        if "between 0 and 1" in str(err):
+            raise StudentError(f"{what} crashed on negative logits: {hint}.") from None
+        raise
+    value = require_tensor(value, what)
+    if value.dim() == 0 and not torch.isfinite(value):
+        raise StudentError(f"{what} is {value.item()}: {hint}.")
+    return require_scalar(value, what)
+
+
 def require_tensor(value: Any, what: str) -> torch.Tensor:
     """Stop with a message unless value is a tensor."""
     if not isinstance(value, torch.Tensor):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import StudentError, Verdict, call, require_scalar, require_tensor, run_check
+from utils.checks.core import StudentError, Verdict, call, call_loss_on_logits, require_tensor, run_check
 
 IMAGE_SHAPE = (1, 28, 28)
 MIN_PARAMS, MAX_PARAMS = 10_000, 20_000_000
@@ -156,18 +156,6 @@ def _ref_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-def _call_loss(fn: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> torch.Tensor:
-    """Call a student loss on logits, translating the usual probabilities-vs-logits crash."""
-    try:
-        value = call(fn, *args, **kwargs)
-    except RuntimeError as err:
-        if "between 0 and 1" in str(err):
-            raise StudentError(f"{what} crashed on negative logits: {_PROBABILITY_HINT}.") from None
-        raise
-    value = require_tensor(value, what)
-    if value.dim() == 0 and not torch.isfinite(value):
-        raise StudentError(f"{what} is {value.item()}: {_PROBABILITY_HINT}.")
-    return require_scalar(value, what)
 
 
 def _logits(seed: int, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -196,7 +184,7 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
                 "this is half the expected value: the D loss is the sum of the real and fake terms (no division by 2)":
                     ref / 2,
             }
-        value = _call_loss(fn, "discriminator_loss(real_logits, fake_logits)", real, fake)
+        value = call_loss_on_logits(fn, "discriminator_loss(real_logits, fake_logits)", _PROBABILITY_HINT, real, fake)
         if not _close(value, ref):
             for message, alt in wrong.items():
                 if _close(value, alt):
@@ -215,7 +203,7 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
             ref_smooth = _ref_d_loss(real2, fake2, 0.9)
             two_sided = F.binary_cross_entropy_with_logits(real2, torch.full_like(real2, 0.9)) + (
                 F.binary_cross_entropy_with_logits(fake2, torch.full_like(fake2, 0.1)))
-        smooth = _call_loss(fn, "discriminator_loss(..., real_label=0.9)", real2, fake2, real_label=0.9)
+        smooth = call_loss_on_logits(fn, "discriminator_loss(..., real_label=0.9)", _PROBABILITY_HINT, real2, fake2, real_label=0.9)
         if not _close(smooth, ref_smooth):
             if _close(smooth, _ref_d_loss(real2, fake2)):
                 raise StudentError("real_label is ignored: use it as the target of the real images (label smoothing).")
@@ -244,7 +232,7 @@ def check_generator_loss(fn: Callable[..., Any]) -> Verdict:
                 "the sign is flipped: minimise -log D(G(z)), a positive number": -ref,
                 "use the mean over the batch, not the sum": ref * n,
             }
-        value = _call_loss(fn, "generator_loss(fake_logits)", fake)
+        value = call_loss_on_logits(fn, "generator_loss(fake_logits)", _PROBABILITY_HINT, fake)
         if not _close(value, ref):
             for message, alt in wrong.items():
                 if _close(value, alt):

@@ -10,28 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import StudentError, Verdict, call, is_close, require_scalar, require_tensor, run_check
+from utils.checks.core import StudentError, Verdict, call, call_loss_on_logits, is_close, require_scalar, require_tensor, run_check
 
 _LOGITS_HINT = (
     "the inputs are logits (any real number), not probabilities: compute log D(x) = F.logsigmoid(logit) and "
     "log(1 - D(x)) = F.logsigmoid(-logit), or use F.binary_cross_entropy_with_logits"
 )
-
-
-
-
-def _loss_value(fn: Callable[..., Any], what: str, *args: Any) -> torch.Tensor:
-    """Call a student loss, turning the usual probabilities-vs-logits crash and nan into a hint."""
-    try:
-        value = call(fn, *args)
-    except RuntimeError as err:
-        if "between 0 and 1" in str(err):
-            raise StudentError(f"{what} crashed on negative logits: {_LOGITS_HINT}.") from None
-        raise
-    value = require_tensor(value, what)
-    if value.dim() == 0 and not torch.isfinite(value):
-        raise StudentError(f"{what} is {value.item()}: {_LOGITS_HINT}.")
-    return require_scalar(value, what)
 
 
 def _ref_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -60,7 +44,7 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
                 "use the mean over the batch, not the sum": ref * real.shape[0],
                 "this is half the expected value: the loss is the sum of the real and the fake term, not their average": ref / 2,
             }
-        value = _loss_value(fn, "discriminator_loss(d_real_logits, d_fake_logits)", real, fake)
+        value = call_loss_on_logits(fn, "discriminator_loss(d_real_logits, d_fake_logits)", _LOGITS_HINT, real, fake)
         if not is_close(value, ref):
             for message, alt in wrong.items():
                 if is_close(value, alt):
