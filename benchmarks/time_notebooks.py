@@ -4,12 +4,14 @@ Usage (from the repository root):
     python benchmarks/time_notebooks.py --mode fast            # every lecture and lab solution
     python benchmarks/time_notebooks.py --mode full
     python benchmarks/time_notebooks.py --mode fast lectures/00_getting_started.ipynb   # some of them
+    GENAI_DEVICE=cpu python benchmarks/time_notebooks.py --mode fast   # the CPU columns on a GPU machine
 
 Each notebook runs top to bottom in a fresh kernel (nbclient), from its own folder, as the book build and
 the tests run it; the labs share one fresh artifacts folder, in order, so a later lab finds what an earlier
 one saved. The table under "Notebook execution times" in benchmarks/README.md gets the wall-clock seconds
-of each notebook in that mode's column and their total (the whole book when every notebook ran), with the
-command and the machine. The other mode's column and every other section of the file are kept as they are.
+of each notebook in the column of that mode and device kind (CPU, or GPU when utils picks CUDA or MPS) and
+their total (the whole book when every notebook ran), with the command and the machine. The other columns
+and every other section of the file are kept as they are.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "benchmarks" / "README.md"
 HEADING = "## Notebook execution times"
 MODES = ("fast", "full")
+COLUMNS = ("fast, CPU", "full, CPU", "fast, GPU", "full, GPU")
 NONE = "—"
 INTRO = (
     "Wall-clock seconds to execute each notebook top to bottom in a fresh kernel (nbclient, from the\n"
     "notebook's folder), measured by `benchmarks/time_notebooks.py`; see its docstring for how to rerun it.\n"
-    "Fast mode is `GENAI_FAST=1`, what the tests run; full mode is what the published book shows."
+    "Fast mode is `GENAI_FAST=1`, what the tests run; full mode is what the published book shows. A run fills\n"
+    "the CPU or the GPU columns according to the device the notebooks pick (`utils.config.get_device`).\n"
+    "A dash: not measured yet."
 )
 
 
@@ -50,6 +55,19 @@ class Timing:
 def default_notebooks() -> list[Path]:
     """Every lecture, then every lab solution, in file-name order."""
     return sorted(ROOT.glob("lectures/*.ipynb")) + sorted(ROOT.glob("labs/solutions/*.ipynb"))
+
+
+def column(mode: str, device_type: str) -> str:
+    """The table column of a run: its mode and whether the notebooks' device is the CPU or a GPU."""
+    return f"{mode}, {'CPU' if device_type == 'cpu' else 'GPU'}"
+
+
+def notebook_device() -> str:
+    """The device type the notebooks will pick (utils.config.get_device): cpu, cuda or mps."""
+    sys.path.insert(0, str(ROOT))
+    from utils import config
+
+    return config.get_device().type
 
 
 def machine() -> str:
@@ -101,16 +119,16 @@ def split_section(text: str) -> tuple[str, str, str]:
 
 
 def parse_section(section: str) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """The table's cells {notebook: {mode: text}} and the run notes {mode: text} of our section."""
+    """The table's cells {notebook: {column: text}} and the run notes {column: text} of our section."""
     rows: dict[str, dict[str, str]] = {}
     notes: dict[str, str] = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == 3 and cells[0].startswith("`"):
-            rows[cells[0].strip("`")] = dict(zip(MODES, cells[1:], strict=True))
-        match = re.match(rf"- \*\*({'|'.join(MODES)}) mode:\*\* (.*)", line)
+        if line.startswith("|") and len(cells) in (3, 1 + len(COLUMNS)) and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = dict(zip(COLUMNS, cells[1:], strict=False))  # 3 cells: an older CPU-only table
+        match = re.match(rf"- \*\*({'|'.join(COLUMNS)}):\*\* (.*)", line) or re.match(r"- \*\*(fast|full) mode:\*\* (.*)", line)
         if match:
-            notes[match.group(1)] = match.group(2)
+            notes[column(match.group(1), "cpu") if match.group(1) in MODES else match.group(1)] = match.group(2)
     return rows, notes
 
 
@@ -119,9 +137,9 @@ def cell(timing: Timing) -> str:
     return f"{timing.seconds:.1f}" if timing.error is None else f"failed after {timing.seconds:.1f}"
 
 
-def total(rows: dict[str, dict[str, str]], mode: str) -> str:
-    """The total of one mode's column; says how many notebooks it covers when not all of them."""
-    values = [float(r[mode]) for r in rows.values() if re.fullmatch(r"\d+(\.\d+)?", r.get(mode, ""))]
+def total(rows: dict[str, dict[str, str]], col: str) -> str:
+    """The total of one column; says how many notebooks it covers when not all of them."""
+    values = [float(r[col]) for r in rows.values() if re.fullmatch(r"\d+(\.\d+)?", r.get(col, ""))]
     if not values:
         return NONE
     text = f"**{sum(values):.1f}**"
@@ -132,25 +150,26 @@ def render_section(rows: dict[str, dict[str, str]], notes: dict[str, str]) -> st
     """Our section of the README, from the table's cells and the run notes."""
     order = {p.resolve().relative_to(ROOT).as_posix(): i for i, p in enumerate(default_notebooks())}
     names = sorted(rows, key=lambda n: (order.get(n, len(order)), n))
-    out = [HEADING, "", INTRO, "", "| notebook | fast mode (s) | full mode (s) |", "|---|---:|---:|"]
-    out += [f"| `{n}` | {rows[n].get('fast', NONE)} | {rows[n].get('full', NONE)} |" for n in names]
-    out += [f"| **total** | {total(rows, 'fast')} | {total(rows, 'full')} |", ""]
-    out += [f"- **{mode} mode:** {notes.get(mode, 'not measured yet.')}" for mode in MODES]
+    out = [HEADING, "", INTRO, "", "| notebook | " + " | ".join(f"{c} (s)" for c in COLUMNS) + " |"]
+    out += ["|---|" + "---:|" * len(COLUMNS)]
+    out += [f"| `{n}` | " + " | ".join(rows[n].get(c, NONE) for c in COLUMNS) + " |" for n in names]
+    out += ["| **total** | " + " | ".join(total(rows, c) for c in COLUMNS) + " |", ""]
+    out += [f"- **{c}:** {notes.get(c, 'not measured yet.')}" for c in COLUMNS]
     return "\n".join(out) + "\n"
 
 
-def update_readme(readme: Path, timings: list[Timing], mode: str, note: str) -> None:
-    """Write this run's timings into our section of the README, keeping everything else."""
+def update_readme(readme: Path, timings: list[Timing], col: str, note: str) -> None:
+    """Write this run's timings into column col of our section of the README, keeping everything else."""
     text = readme.read_text(encoding="utf-8") if readme.exists() else "# Benchmarks\n\nPerformance measurements of the book.\n"
     before, section, after = split_section(text)
     rows, notes = parse_section(section)
     existing = {p.resolve().relative_to(ROOT).as_posix() for p in default_notebooks()}
     rows = {n: r for n, r in rows.items() if n in existing}  # forget notebooks that are gone
     for t in timings:
-        rows.setdefault(t.notebook, {m: NONE for m in MODES})[mode] = cell(t)
+        rows.setdefault(t.notebook, {c: NONE for c in COLUMNS})[col] = cell(t)
     for n in existing:
-        rows.setdefault(n, {m: NONE for m in MODES})
-    notes[mode] = note
+        rows.setdefault(n, {c: NONE for c in COLUMNS})
+    notes[col] = note
     if not section:
         before = before.rstrip("\n") + "\n\n"
     elif after and not after.startswith("\n"):
@@ -173,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"not a notebook of this repository: {p}")
     os.environ["GENAI_FAST"] = "1" if args.mode == "fast" else "0"  # the kernels inherit the environment
     os.environ.pop("MPLBACKEND", None)  # figures render as in the book (the kernel's inline backend)
-    on = machine()
+    on, col = machine(), column(args.mode, notebook_device())
     timings = []
     with tempfile.TemporaryDirectory(prefix="genai-artifacts-") as artifacts:
         os.environ["GENAI_ARTIFACTS"] = artifacts  # start from no artifacts, as on a fresh clone
@@ -186,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
         command = f"{env}python benchmarks/time_notebooks.py {shlex.join(argv if argv is not None else sys.argv[1:])}"
         note = f"`{command}` on {dt.date.today().isoformat()}; {on}."
-        update_readme(args.readme, timings, args.mode, note)
+        update_readme(args.readme, timings, col, note)
         print(f"recorded in {args.readme}")
     return 1 if any(t.error for t in timings) else 0
 
