@@ -67,3 +67,42 @@ def test_reparameterisation_mistakes_are_named():
     assert "variance" in core.reparameterisation_mistake(mu + logvar.exp() * eps, mu, logvar, eps)
     assert "forgot the noise" in core.reparameterisation_mistake(mu, mu, logvar, eps)
     assert "wrong sign" in core.reparameterisation_mistake(mu - sigma * eps, mu, logvar, eps)
+
+
+def test_name_mistake_names_the_matching_wrong_answer_only():
+    wrong = {"the sign is flipped": torch.tensor(-2.0), "use the mean, not the sum": torch.tensor(8.0)}
+    with pytest.raises(core.StudentError, match=r"^the sign is flipped\.$"):
+        core.name_mistake(torch.tensor(-2.0), wrong)
+    with pytest.raises(core.StudentError, match="use the mean"):
+        core.name_mistake(torch.tensor(8.00001), wrong)
+    core.name_mistake(torch.tensor(2.0), wrong)  # an unknown value: the caller explains it
+    core.name_mistake(torch.tensor(8.05), wrong)
+    with pytest.raises(core.StudentError):
+        core.name_mistake(torch.tensor(8.05), wrong, rtol=1e-2)
+
+
+def test_require_grad_flow_rejects_detached_and_partial_losses():
+    a, b = torch.randn(4, requires_grad=True), torch.randn(4, requires_grad=True)
+    with pytest.raises(core.StudentError, match="no gradient flows back to the logits"):
+        core.require_grad_flow(a.detach().sum(), [a])
+    with pytest.raises(core.StudentError, match="no gradient flows back to the scores"):
+        core.require_grad_flow(a.sum() * 2, [a, b], what="the scores")  # b never used
+    core.require_grad_flow((a * b).sum(), [a, b])
+    assert a.grad is not None and b.grad is not None
+
+
+def test_require_param_grads_names_the_unused_layer():
+    class TwoLayers(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used, self.unused = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.used(x)
+
+    net = TwoLayers()
+    net(torch.randn(5, 3)).sum().backward()
+    with pytest.raises(core.StudentError, match=r"no gradient reaches the net's parameter\(s\) unused.weight, unused.bias"):
+        core.require_param_grads(net, "the net")
+    net.unused(torch.randn(5, 3)).sum().backward()
+    core.require_param_grads(net, "the net")

@@ -126,6 +126,33 @@ def reparameterisation_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.
     return None
 
 
+def name_mistake(value: Any, wrong: dict[str, Any], rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """Stop with the message of the first known wrong answer that value matches, if any."""
+    for message, alt in wrong.items():
+        if is_close(value, alt, rtol=rtol, atol=atol):
+            raise StudentError(f"{message}.")
+
+
+def require_grad_flow(value: torch.Tensor, inputs: Sequence[torch.Tensor], what: str = "the logits") -> None:
+    """Stop unless backpropagating the scalar value reaches every input tensor (it calls value.backward())."""
+    problem = f"no gradient flows back to {what}: don't use .item(), .detach() or torch.no_grad()."
+    if not value.requires_grad:
+        raise StudentError(problem)
+    value.backward()
+    if any(t.grad is None for t in inputs):
+        raise StudentError(problem)
+
+
+def require_param_grads(module: torch.nn.Module, what: str) -> None:
+    """Stop unless every trainable parameter of module received a gradient."""
+    missing = [name for name, p in module.named_parameters() if p.requires_grad and p.grad is None]
+    if missing:
+        raise StudentError(
+            f"no gradient reaches {what}'s parameter(s) {', '.join(missing[:3])}: use every layer in forward, "
+            "and no .detach() or torch.no_grad() inside it."
+        )
+
+
 def require_close(actual: torch.Tensor | float, expected: torch.Tensor | float, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
     """Stop with the two values unless actual is close to expected."""
     a = torch.as_tensor(actual, dtype=torch.float64).detach().cpu()

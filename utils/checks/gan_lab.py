@@ -10,7 +10,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import StudentError, Verdict, call, call_loss_on_logits, require_tensor, run_check
+from utils.checks.core import (
+    StudentError,
+    Verdict,
+    call,
+    call_loss_on_logits,
+    is_close,
+    name_mistake,
+    require_grad_flow,
+    require_param_grads,
+    require_tensor,
+    run_check,
+)
 
 IMAGE_SHAPE = (1, 28, 28)
 MIN_PARAMS, MAX_PARAMS = 10_000, 20_000_000
@@ -22,12 +33,6 @@ _PROBABILITY_HINT = (
 
 class ExercisesNotFinished(RuntimeError):
     """Raised by require_passed when a cell needs exercises whose checks have not passed."""
-
-
-def _close(a: float | torch.Tensor, b: float | torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """True when two numbers (or tensors of the same shape) agree."""
-    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
 
 
 def _count_params(model: nn.Module) -> int:
@@ -48,16 +53,6 @@ def _build(make: Callable[[], Any], what: str) -> nn.Module:
     if n > MAX_PARAMS:
         raise StudentError(f"{what} has {n:,} parameters: far more than this lab needs (or can train in minutes).")
     return model
-
-
-def _require_grads(model: nn.Module, what: str) -> None:
-    """Stop unless every trainable parameter received a gradient."""
-    missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
-    if missing:
-        raise StudentError(
-            f"no gradient reaches {what}'s parameter(s) {', '.join(missing[:3])}: use every layer in forward, "
-            "and no .detach() or torch.no_grad() inside it."
-        )
 
 
 def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16) -> Verdict:
@@ -86,7 +81,7 @@ def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16) -> Ver
         if not x.requires_grad:
             raise StudentError("no gradient reaches the generator's parameters: no .detach() or torch.no_grad() inside forward.")
         x.sum().backward()
-        _require_grads(G, "the generator")
+        require_param_grads(G, "the generator")
         G.eval()
         with torch.no_grad():
             one = require_tensor(call(G, torch.randn(1, z_dim)), "Generator(z) in eval mode")
@@ -137,7 +132,7 @@ def check_discriminator(make: Callable[[], Any], batch: int = 16) -> Verdict:
                 "apply the sigmoid inside binary_cross_entropy_with_logits, which is numerically stable."
             )
         out.sum().backward()
-        _require_grads(D, "the discriminator")
+        require_param_grads(D, "the discriminator")
         if x.grad is None or x.grad.abs().sum().item() == 0:
             raise StudentError("the output does not depend on the input images (no gradient reaches x).")
         return None
@@ -185,29 +180,23 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
                     ref / 2,
             }
         value = call_loss_on_logits(fn, "discriminator_loss(real_logits, fake_logits)", _PROBABILITY_HINT, real, fake)
-        if not _close(value, ref):
-            for message, alt in wrong.items():
-                if _close(value, alt):
-                    raise StudentError(f"{message}.")
+        if not is_close(value, ref):
+            name_mistake(value, wrong)
             expected = "BCE(real_logits, 1) + BCE(fake_logits, 0), each averaged over the batch"
-            if _close(value, -ref):
+            if is_close(value, -ref):
                 raise StudentError(f"the sign is flipped: the loss is {expected} (a positive number).")
             raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = {expected}.")
-        if not value.requires_grad:
-            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
-        value.backward()
-        if real.grad is None or fake.grad is None:
-            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        require_grad_flow(value, [real, fake])
         real2, fake2 = _logits(2)
         with torch.no_grad():
             ref_smooth = _ref_d_loss(real2, fake2, 0.9)
             two_sided = F.binary_cross_entropy_with_logits(real2, torch.full_like(real2, 0.9)) + (
                 F.binary_cross_entropy_with_logits(fake2, torch.full_like(fake2, 0.1)))
         smooth = call_loss_on_logits(fn, "discriminator_loss(..., real_label=0.9)", _PROBABILITY_HINT, real2, fake2, real_label=0.9)
-        if not _close(smooth, ref_smooth):
-            if _close(smooth, _ref_d_loss(real2, fake2)):
+        if not is_close(smooth, ref_smooth):
+            if is_close(smooth, _ref_d_loss(real2, fake2)):
                 raise StudentError("real_label is ignored: use it as the target of the real images (label smoothing).")
-            if _close(smooth, two_sided):
+            if is_close(smooth, two_sided):
                 raise StudentError("label smoothing is one-sided: only the real targets become real_label; fakes keep 0.")
             raise StudentError(f"with real_label=0.9 the value is {smooth.item():.4f}, expected {ref_smooth.item():.4f}.")
         return None
@@ -233,16 +222,10 @@ def check_generator_loss(fn: Callable[..., Any]) -> Verdict:
                 "use the mean over the batch, not the sum": ref * n,
             }
         value = call_loss_on_logits(fn, "generator_loss(fake_logits)", _PROBABILITY_HINT, fake)
-        if not _close(value, ref):
-            for message, alt in wrong.items():
-                if _close(value, alt):
-                    raise StudentError(f"{message}.")
+        if not is_close(value, ref):
+            name_mistake(value, wrong)
             raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = mean of -log sigmoid(fake_logits).")
-        if not value.requires_grad:
-            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
-        value.backward()
-        if fake.grad is None:
-            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        require_grad_flow(value, [fake])
         return None
 
     return run_check("generator_loss", body, "correct: the non-saturating loss -log D(G(z)).")
@@ -377,7 +360,7 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
                 value = float(torch.as_tensor(out[key]).detach())
             except (TypeError, ValueError, RuntimeError):
                 raise StudentError(f"out['{key}'] should be a number, got {type(out[key]).__name__}.") from None
-            if not _close(value, ref[key], rtol=1e-4, atol=1e-5):
+            if not is_close(value, ref[key], rtol=1e-4, atol=1e-5):
                 hint = " (a probability: the mean of sigmoid(logits))" if key in ("d_real", "d_fake") else ""
                 raise StudentError(f"out['{key}'] is {value:.4f}, expected {ref[key]:.4f}{hint}.")
         return None

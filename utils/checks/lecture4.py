@@ -10,7 +10,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import StudentError, Verdict, call, call_loss_on_logits, is_close, require_scalar, require_tensor, run_check
+from utils.checks.core import (
+    StudentError,
+    Verdict,
+    call,
+    call_loss_on_logits,
+    is_close,
+    name_mistake,
+    require_grad_flow,
+    require_scalar,
+    require_tensor,
+    run_check,
+)
 
 _LOGITS_HINT = (
     "the inputs are logits (any real number), not probabilities: compute log D(x) = F.logsigmoid(logit) and "
@@ -46,15 +57,9 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
             }
         value = call_loss_on_logits(fn, "discriminator_loss(d_real_logits, d_fake_logits)", _LOGITS_HINT, real, fake)
         if not is_close(value, ref):
-            for message, alt in wrong.items():
-                if is_close(value, alt):
-                    raise StudentError(f"{message}.")
+            name_mistake(value, wrong)
             raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = -mean log D(x) - mean log(1 - D(G(z))).")
-        if not value.requires_grad:
-            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
-        value.backward()
-        if real.grad is None or fake.grad is None:
-            raise StudentError("no gradient flows back to the logits: don't use .item(), .detach() or torch.no_grad().")
+        require_grad_flow(value, [real, fake])
         # A confident discriminator: log(1 - sigmoid(40)) is log(0) in float32 unless computed from the logit.
         big_real = torch.tensor([[40.0], [-30.0], [3.0]])
         big_fake = torch.tensor([[40.0], [-40.0], [-3.0]])
@@ -120,9 +125,7 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
                 "multiply the sum by the grid spacing dx to turn it into an integral": ref / dx,
                 "the mixture must be m = (p + q) / 2, not p + q": ref - math.log(2),
             }
-            for message, alt in wrong.items():
-                if is_close(value, alt):
-                    raise StudentError(f"{message}.")
+            name_mistake(value, wrong)
             raise StudentError(f"value {value.item():.5f}, expected {ref.item():.5f}.")
         # Disjoint supports: JS is exactly log 2, and 0 * log 0 must count as 0.
         p2 = torch.where(x < 0, 0.125, 0.0).to(torch.float64) * (x > -8)
@@ -207,9 +210,7 @@ def _gradient_penalty_problem(fn: Callable[..., Any]) -> None:
             "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies by lambda": 40.0,
             "the squared gradient norm is used: take the norm itself (.norm(2, dim=1)), then (norm - 1) ** 2": 64.0,
         }
-        for message, alt in wrong.items():
-            if is_close(value, alt, rtol=1e-3):
-                raise StudentError(f"{message}.")
+        name_mistake(value, wrong, rtol=1e-3)
         raise StudentError(
             f"for a linear critic whose gradient has norm 3 everywhere the penalty is {value.item():.4g}, expected "
             "(3 - 1)^2 = 4: take one norm per sample over all its other dimensions, "

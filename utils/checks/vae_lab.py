@@ -26,6 +26,7 @@ from utils.checks.core import (
     call,
     is_close,
     reparameterisation_mistake,
+    require_param_grads,
     require_scalar,
     require_shape,
     require_tensor,
@@ -55,15 +56,6 @@ def _build(cls: Any, *args: int) -> nn.Module:
     if not any(True for _ in module.parameters()):
         raise StudentError("the module has no parameters: create its nn.Linear layers in __init__ (as attributes).")
     return module
-
-
-def _require_all_grads(module: nn.Module, what: str) -> None:
-    """Stop unless every parameter of module received a gradient."""
-    missing = [name for name, p in module.named_parameters() if p.requires_grad and p.grad is None]
-    if missing:
-        raise StudentError(
-            f"no gradient reaches {what} parameter(s) {missing[:3]}: is a layer unused in forward, or is the output detached?"
-        )
 
 
 def _is_affine(f: Callable[[torch.Tensor], torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -120,7 +112,7 @@ def check_encoder(Encoder: Any) -> Verdict:  # noqa: N803 (the student's class)
             return "the encoder is linear in x: add a hidden layer with a nonlinearity (nn.ReLU) before the output."
         encoder.zero_grad()
         (mu.sum() + logvar.sum()).backward()
-        _require_all_grads(encoder, "the encoder's")
+        require_param_grads(encoder, "the encoder")
         return None
 
     return _isolated("encoder", body, "returns mu and logvar of shape [B, z_dim] from a nonlinear network.")
@@ -234,7 +226,7 @@ def check_decoder(Decoder: Any) -> Verdict:  # noqa: N803 (the student's class)
             return "the decoder is linear in z: add a hidden layer with a nonlinearity (nn.ReLU) before the output."
         decoder.zero_grad()
         logits.sum().backward()
-        _require_all_grads(decoder, "the decoder's")
+        require_param_grads(decoder, "the decoder")
         return None
 
     return _isolated("decoder", body, "maps z [B, z_dim] to logits [B, 1, 28, 28] through a nonlinear network.")
