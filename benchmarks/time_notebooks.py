@@ -27,6 +27,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "benchmarks" / "README.md"
@@ -62,22 +66,18 @@ def column(mode: str, device_type: str) -> str:
     return f"{mode}, {'CPU' if device_type == 'cpu' else 'GPU'}"
 
 
-def notebook_device() -> str:
-    """The device type the notebooks will pick (utils.config.get_device): cpu, cuda or mps."""
+def notebook_device() -> torch.device:
+    """The device the notebooks will pick (utils.config.get_device)."""
     sys.path.insert(0, str(ROOT))
     from utils import config
 
-    return config.get_device().type
+    return config.get_device()
 
 
-def machine() -> str:
+def machine(device: torch.device) -> str:
     """One line naming the machine: CPU count, platform, Python, torch and the device the notebooks use."""
-    sys.path.insert(0, str(ROOT))
     import torch
 
-    from utils import config
-
-    device = config.get_device()
     name = f"{device}"
     if device.type == "cuda":
         name += f" ({torch.cuda.get_device_name(device)})"
@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"not a notebook of this repository: {p}")
     os.environ["GENAI_FAST"] = "1" if args.mode == "fast" else "0"  # the kernels inherit the environment
     os.environ.pop("MPLBACKEND", None)  # figures render as in the book (the kernel's inline backend)
-    on, col = machine(), column(args.mode, notebook_device())
+    device = notebook_device()
+    on, col = machine(device), column(args.mode, device.type)
     timings = []
     with tempfile.TemporaryDirectory(prefix="genai-artifacts-") as artifacts:
         os.environ["GENAI_ARTIFACTS"] = artifacts  # start from no artifacts, as on a fresh clone
