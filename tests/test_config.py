@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -83,3 +84,10 @@ def test_describe_names_device_mode_and_seed(monkeypatch):
     config.seed_everything(3)
     line = config.describe()
     assert "device:" in line and "fast" in line and "seed: 3" in line
+
+
+def test_the_test_run_passes_absolute_data_paths_to_the_notebooks():
+    # notebooks execute from their own folders, so a relative GENAI_DATA would point somewhere else there
+    for name in ("GENAI_DATA", "GENAI_ARTIFACTS"):
+        if os.environ.get(name):
+            assert os.path.isabs(os.environ[name]), f"{name}={os.environ[name]} reaches the notebooks as a relative path"
