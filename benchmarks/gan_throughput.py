@@ -37,12 +37,25 @@ class MinibatchStd(nn.Module):
 def make_models(C: int = C) -> tuple[nn.Module, nn.Module]:  # noqa: N803 (the lab's channel width c)
     """The lab's generator and discriminator (its Exercises 1 and 2) with channel width C."""
     G = nn.Sequential(
-        nn.Linear(Z_DIM, 2 * C * 49), nn.Unflatten(1, (2 * C, 7, 7)), nn.BatchNorm2d(2 * C), nn.ReLU(),
-        nn.ConvTranspose2d(2 * C, C, 4, 2, 1), nn.BatchNorm2d(C), nn.ReLU(), nn.ConvTranspose2d(C, 1, 4, 2, 1), nn.Sigmoid(),
+        nn.Linear(Z_DIM, 2 * C * 49),
+        nn.Unflatten(1, (2 * C, 7, 7)),
+        nn.BatchNorm2d(2 * C),
+        nn.ReLU(),
+        nn.ConvTranspose2d(2 * C, C, 4, 2, 1),
+        nn.BatchNorm2d(C),
+        nn.ReLU(),
+        nn.ConvTranspose2d(C, 1, 4, 2, 1),
+        nn.Sigmoid(),
     )
     D = nn.Sequential(
-        nn.Conv2d(1, C, 4, 2, 1), nn.LeakyReLU(0.2), MinibatchStd(),
-        nn.Conv2d(C + 1, 2 * C, 4, 2, 1), nn.BatchNorm2d(2 * C), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * C * 49, 1),
+        nn.Conv2d(1, C, 4, 2, 1),
+        nn.LeakyReLU(0.2),
+        MinibatchStd(),
+        nn.Conv2d(C + 1, 2 * C, 4, 2, 1),
+        nn.BatchNorm2d(2 * C),
+        nn.LeakyReLU(0.2),
+        nn.Flatten(),
+        nn.Linear(2 * C * 49, 1),
     )
     return G, D
 
@@ -65,8 +78,9 @@ def run(batches, steps: int, warmup: int, device: torch.device, channels: int = 
             z = torch.randn(x.shape[0], Z_DIM, device=device)
             fake = G(z)
             real_logits, fake_logits = D(2 * x - 1), D(2 * fake.detach() - 1)
-            d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, 0.9)) + \
-                F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+            d_loss = F.binary_cross_entropy_with_logits(
+                real_logits, torch.full_like(real_logits, 0.9)
+            ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
             opt_D.zero_grad()
             d_loss.backward()
             opt_D.step()
@@ -95,24 +109,29 @@ def main() -> None:
     device = torch.device(args.device) if args.device else get_device()
 
     x_train, _ = load_mnist(train=True, device=device)
-    in_memory = run(lambda: (b for (b,) in iterate_batches(x_train, batch_size=BATCH_SIZE, drop_last=True)),
-                    args.steps, args.warmup, device, args.channels)
+    in_memory = run(
+        lambda: (b for (b,) in iterate_batches(x_train, batch_size=BATCH_SIZE, drop_last=True)),
+        args.steps,
+        args.warmup,
+        device,
+        args.channels,
+    )
 
     from torchvision import datasets, transforms
 
     dataset = datasets.MNIST(str(data_root()), train=True, download=False, transform=transforms.ToTensor())
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, drop_last=True,
-                                         pin_memory=device.type == "cuda")
+    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, drop_last=True, pin_memory=device.type == "cuda")
     data_loader = run(lambda: (b for b, _ in loader), args.steps, args.warmup, device, args.channels)
 
     where = f"{device.type}, {torch.get_num_threads()} thread(s), torch {torch.__version__}, {platform.machine()}"
     print("| loop | device | model | batch | steps | images/s | images per CPU-second |")
     print("|---|---|---|---|---|---|---|")
-    for name, (wall, cpu) in (("in-memory tensor, sliced batches (the lab)", in_memory),
-                              ("torchvision `DataLoader` (`MNIST` + `ToTensor`)", data_loader)):
+    for name, (wall, cpu) in (
+        ("in-memory tensor, sliced batches (the lab)", in_memory),
+        ("torchvision `DataLoader` (`MNIST` + `ToTensor`)", data_loader),
+    ):
         print(f"| {name} | {where} | c = {args.channels} | {BATCH_SIZE} | {args.steps} | {wall:.0f} | {cpu:.0f} |")
-    print(f"\nspeed-up of the in-memory loop: {in_memory[0] / data_loader[0]:.2f}x (wall), "
-          f"{in_memory[1] / data_loader[1]:.2f}x (CPU time)")
+    print(f"\nspeed-up of the in-memory loop: {in_memory[0] / data_loader[0]:.2f}x (wall), {in_memory[1] / data_loader[1]:.2f}x (CPU time)")
 
 
 if __name__ == "__main__":

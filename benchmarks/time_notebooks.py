@@ -57,8 +57,10 @@ class Timing:
 
 
 def default_notebooks() -> list[Path]:
-    """Every lecture, then every lab solution, in file-name order."""
-    return sorted(ROOT.glob("lectures/*.ipynb")) + sorted(ROOT.glob("labs/solutions/*.ipynb"))
+    """Every lecture source, then every lab source, in file-name order (student copies are not timed)."""
+    copies = {p.parent.parent / p.name for p in ROOT.glob("*/solutions/*.ipynb")}
+    lectures = sorted({*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("lectures/solutions/*.ipynb")} - copies, key=lambda p: p.name)
+    return lectures + sorted(ROOT.glob("labs/solutions/*.ipynb"))
 
 
 def column(mode: str, device_type: str) -> str:

@@ -46,8 +46,7 @@ class VAE(nn.Module):
         """One hidden layer of `hidden` units in the encoder, two in the decoder."""
         super().__init__()
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
-        self.decoder = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, 784))
+        self.decoder = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 784))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x [B, 1, 28, 28] -> (logits [B, 1, 28, 28], mu, logvar)."""
@@ -106,8 +105,7 @@ def run(n_images: int, batch_size: int, device: torch.device, seed: int = 0) -> 
     """All four measurements, in images per second."""
     x, _ = load_mnist(train=True, device=device)
     results = {}
-    for name, make in (("tensors", lambda: tensor_batches(x, batch_size)),
-                       ("DataLoader", lambda: loader_batches(batch_size, device))):
+    for name, make in (("tensors", lambda: tensor_batches(x, batch_size)), ("DataLoader", lambda: loader_batches(batch_size, device))):
         results[f"{name}, data only"] = timed(make(), n_images)
         torch.manual_seed(seed)
         model = VAE().to(device)
@@ -119,27 +117,40 @@ def run(n_images: int, batch_size: int, device: torch.device, seed: int = 0) -> 
 def environment(device: torch.device) -> str:
     """One line describing the machine and its load."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, OMP_NUM_THREADS="
-            f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {load:.1f} at the start, "
-            f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}, "
-            f"device {device}")
+    return (
+        f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, load average {load:.1f} at the start, "
+        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}, "
+        f"device {device}"
+    )
 
 
 def render(results: dict[str, float], command: str, env: str, n_images: int, batch_size: int) -> str:
     """The README section: a table of images per second and how it was measured."""
-    lines = [HEADING, "",
-             "Training throughput of lab 2's VAE (hidden layers of 512 units, one in the encoder and two in the "
-             "decoder, 20 latent dimensions, Adam, batch "
-             f"{batch_size}), measured by `benchmarks/vae_throughput.py` over {n_images:,} MNIST training images per "
-             "row, one run, all rows in one process. *tensors*: the whole dataset as one tensor and batches sliced "
-             "from it (`utils.data.iterate_batches`, what the labs do); *DataLoader*: `torchvision.datasets.MNIST` "
-             "with `transforms.ToTensor()` through a shuffling `DataLoader` (`num_workers=0`).", "",
-             "| pipeline | data only (images/s) | training (images/s) |", "|---|---:|---:|"]
+    lines = [
+        HEADING,
+        "",
+        "Training throughput of lab 2's VAE (hidden layers of 512 units, one in the encoder and two in the "
+        "decoder, 20 latent dimensions, Adam, batch "
+        f"{batch_size}), measured by `benchmarks/vae_throughput.py` over {n_images:,} MNIST training images per "
+        "row, one run, all rows in one process. *tensors*: the whole dataset as one tensor and batches sliced "
+        "from it (`utils.data.iterate_batches`, what the labs do); *DataLoader*: `torchvision.datasets.MNIST` "
+        "with `transforms.ToTensor()` through a shuffling `DataLoader` (`num_workers=0`).",
+        "",
+        "| pipeline | data only (images/s) | training (images/s) |",
+        "|---|---:|---:|",
+    ]
     for name in ("tensors", "DataLoader"):
         lines.append(f"| {name} | {results[f'{name}, data only']:,.0f} | {results[f'{name}, training']:,.0f} |")
     ratio = results["tensors, training"] / results["DataLoader, training"]
-    lines += ["", f"Training with sliced tensors runs {ratio:.2f} times as fast as with the DataLoader.", "",
-              f"- **command:** `{command}` on {date.today().isoformat()}", f"- **machine:** {env}", ""]
+    lines += [
+        "",
+        f"Training with sliced tensors runs {ratio:.2f} times as fast as with the DataLoader.",
+        "",
+        f"- **command:** `{command}` on {date.today().isoformat()}",
+        f"- **machine:** {env}",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -149,7 +160,7 @@ def update_readme(path: Path, section: str) -> None:
     if HEADING in text:
         head, rest = text.split(HEADING, 1)
         nxt = rest.find("\n## ")
-        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        tail = rest[nxt + 1 :] if nxt >= 0 else ""
         text = head + section + ("\n" + tail if tail else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section

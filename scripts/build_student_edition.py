@@ -1,13 +1,14 @@
-"""Build the student edition of the book: the labs' student copies instead of their solutions.
+"""Build the student edition of the book: the student copies of the lectures and labs instead of their solutions.
 
 Usage: python scripts/build_student_edition.py [--execute] [--strict] [--out _build/student]
 
-Writes a table of contents in which every lab solution `labs/solutions/NN_topic` is replaced by its
-student copy `labs/NN_topic` and the instructors' part is left out, plus a copy of _config.yml that
-executes nothing, then builds the book with them. The website lands in `_build/student/_build/html/`.
-With --execute the lectures are executed (through the main build's execution cache in
-`_build/.jupyter_cache`, so lectures already run by `jupyter-book build .` cost nothing); the student
-copies are never executed. Regenerate the student copies first (`python -m utils.assignments`).
+Writes a table of contents in which every solution source `lectures/solutions/NN_topic` or
+`labs/solutions/NN_topic` is replaced by its student copy (`lectures/NN_topic`, `labs/NN_topic`) and the
+instructors' part is left out, plus a copy of _config.yml that executes nothing, then builds the book with
+them. The website lands in `_build/student/_build/html/`. With --execute the notebooks without exercises
+(the getting-started page) are executed, through the main build's execution cache for the same conditions;
+student copies are never executed (they stop at their first unfinished exercise). Regenerate the student
+copies first (`python -m utils.assignments`).
 """
 
 from __future__ import annotations
@@ -22,15 +23,21 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import build_book  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = "labs/solutions/"
+SOLUTIONS = ("lectures/solutions/", "labs/solutions/")
 INSTRUCTOR_PAGE, REPORTS = "instructors", "reports/"  # the instructors' part, left out of the student edition
 EDITION = "student edition"
 
 
 def student_file(file: str) -> str:
-    """labs/solutions/NN_topic -> labs/NN_topic; any other toc entry is returned unchanged."""
-    return "labs/" + file.removeprefix(SOLUTIONS) if file.startswith(SOLUTIONS) else file
+    """labs/solutions/NN_topic -> labs/NN_topic (lectures alike); any other toc entry is returned unchanged."""
+    for folder in SOLUTIONS:
+        if file.startswith(folder):
+            return folder.removesuffix("solutions/") + file.removeprefix(folder)
+    return file
 
 
 def _instructor_only(file: str) -> bool:
@@ -65,13 +72,15 @@ def student_toc(toc: dict[str, Any]) -> dict[str, Any]:
 
 def student_config(config: dict[str, Any], root: Path, execute: bool) -> dict[str, Any]:
     """The student edition's _config.yml made from the book's (a new dict)."""
-    out = yaml.safe_load(yaml.safe_dump(config))
+    out = build_book.with_absolute_paths(yaml.safe_load(yaml.safe_dump(config)), root)
     out["title"] = f"{config.get('title', 'Book')} ({EDITION})"
     execute_cfg = out.setdefault("execute", {})
     if execute:
         execute_cfg["execute_notebooks"] = "cache"
-        execute_cfg["cache"] = str(root / "_build" / ".jupyter_cache")  # reuse the main build's results
-        execute_cfg["exclude_patterns"] = sorted({*execute_cfg.get("exclude_patterns", []), "labs/[0-9]*.ipynb"})
+        name = build_book.cache_name(build_book.conditions(root))  # the main build's cache for these conditions
+        execute_cfg["cache"] = str(root / "_build" / ".jupyter_cache" / name)
+        copies = {f"{folder.removesuffix('solutions/')}{src.name}" for folder in SOLUTIONS for src in (root / folder).glob("*.ipynb")}
+        execute_cfg["exclude_patterns"] = sorted({*execute_cfg.get("exclude_patterns", []), *copies})
     else:
         execute_cfg["execute_notebooks"] = "off"
     return out

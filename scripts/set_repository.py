@@ -32,7 +32,7 @@ def current_url(root: Path) -> str:
     """The repository URL that scripts/setup_cell.py names now."""
     match = re.search(r'^REPO_URL = "([^"]+)"$', (root / "scripts" / "setup_cell.py").read_text(), re.MULTILINE)
     if not match:
-        raise ValueError("scripts/setup_cell.py has no line REPO_URL = \"...\"")
+        raise ValueError('scripts/setup_cell.py has no line REPO_URL = "..."')
     return match.group(1)
 
 

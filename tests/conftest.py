@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import ROOT  # noqa: E402
 
-BOOK_OUT = ROOT / "_build" / "test-book"  # kept between runs: its execution cache only ever holds fast-mode runs
+BOOK_OUT = ROOT / "_build" / "test-book"  # kept between runs: scripts/build_book.py keys its cache by the conditions
 
 
 @dataclass
@@ -28,22 +28,14 @@ class BookBuild:
     html: Path
 
 
-def jupyter_book() -> list[str]:
-    """The jupyter-book command next to this Python, or on PATH."""
-    exe = Path(sys.executable).with_name("jupyter-book")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("jupyter-book")
-    if not found:
-        pytest.fail("jupyter-book is not installed: run `python -m pip install -r requirements.txt`.")
-    return [found]
-
-
 def build_book(source: Path, out: Path, timeout: int = 1800) -> BookBuild:
-    """Build a book strictly (warnings as errors, nitpicky, keep going) in fast mode."""
+    """Build a book strictly (warnings as errors, nitpicky, keep going) in fast mode, as scripts/build_book.py does."""
+    if not shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) and not shutil.which("jupyter-book"):
+        pytest.fail("jupyter-book is not installed: run `python -m pip install -r requirements.txt`.")
     env = {**os.environ, "GENAI_FAST": os.environ.get("GENAI_FAST", "1")}
     env.pop("MPLBACKEND", None)  # the test session's Agg would keep plt.show() from putting figures in the pages
-    cmd = [*jupyter_book(), "build", str(source), "--path-output", str(out), "-W", "-n", "--keep-going"]
+    script = ROOT / "scripts" / "build_book.py"
+    cmd = [sys.executable, str(script), str(source), "--path-output", str(out), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     return BookBuild(proc.returncode, proc.stdout + proc.stderr, out / "_build" / "html")
 

@@ -9,8 +9,9 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_NOTEBOOKS = sorted([*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("labs/solutions/*.ipynb")])
-STUDENT_NOTEBOOKS = sorted(ROOT.glob("labs/*.ipynb"))
+SOLUTION_SOURCES = sorted([*ROOT.glob("lectures/solutions/*.ipynb"), *ROOT.glob("labs/solutions/*.ipynb")])
+STUDENT_NOTEBOOKS = [p.parent.parent / p.name for p in SOLUTION_SOURCES]
+SOURCE_NOTEBOOKS = sorted({*ROOT.glob("lectures/*.ipynb"), *SOLUTION_SOURCES} - set(STUDENT_NOTEBOOKS))
 ALL_NOTEBOOKS = SOURCE_NOTEBOOKS + STUDENT_NOTEBOOKS
 
 

@@ -45,3 +45,14 @@ def test_missing_artifact_names_the_lab():
 def test_json_round_trip():
     artifacts.save_json("vae", "metrics.json", {"test_loss": 99.5})
     assert artifacts.load_json("vae", "metrics.json") == {"test_loss": 99.5}
+
+
+def test_shown_names_an_artifact_without_a_machine_path(tmp_path, monkeypatch):
+    """Pages print where a lab saved its model, never the build machine's absolute path."""
+    from utils import artifacts
+
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(tmp_path / "outside"))
+    path = artifacts.save_json("gan", "metrics.json", {"fid_proxy": 1.0})
+    text = artifacts.shown(path)
+    assert text == "gan/metrics.json in $GENAI_ARTIFACTS (a folder outside the repository)"
+    assert str(tmp_path) not in text

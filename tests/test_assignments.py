@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -73,12 +75,98 @@ def test_unbalanced_markers_are_refused(bad, message):
         assignments.make_student_notebook(nb(code(bad)))
 
 
-def test_check_mode_detects_stale_copies(tmp_path, capsys):
-    src_dir = tmp_path / "labs" / "solutions"
+LINKS = assignments.links_cell("https://github.com/o/r", "dev", "labs/01_x.ipynb", "labs/solutions/01_x.ipynb")
+
+
+def test_colab_url_names_repository_branch_and_path():
+    url = assignments.colab_url("https://github.com/o/r", "dev", "labs/01_x.ipynb")
+    assert url == "https://colab.research.google.com/github/o/r/blob/dev/labs/01_x.ipynb"
+
+
+def test_links_cell_opens_the_student_copy_and_the_source():
+    text = LINKS["source"]
+    exercises = text.index("Do the exercises")
+    solutions = text.index("With solutions")
+    assert text.rfind("/blob/dev/labs/01_x.ipynb", 0, exercises) > 0
+    assert text.rfind("/blob/dev/labs/solutions/01_x.ipynb", exercises, solutions) > 0
+
+
+def test_prepare_source_folds_solution_cells_and_puts_the_links_after_the_title():
+    source = nb(md("# Lab"), *SOURCE["cells"])
+    out = assignments.prepare_source(source, LINKS)
+    assert out["cells"][1] == LINKS
+    tags = [c["metadata"].get("tags", []) for c in out["cells"]]
+    assert tags[3] == [assignments.SOLUTION_TAG], "the solution cell is not folded"
+    assert assignments.SOLUTION_TAG not in tags[4], "a check cell is folded"
+    assert "tags" not in source["cells"][1]["metadata"], "the input must not be modified"
+    again = assignments.prepare_source(out, LINKS)
+    assert again == out, "preparing twice changes the notebook"
+    moved = assignments.prepare_source(out, assignments.links_cell("https://github.com/x/y", "main", "a", "b"))
+    assert len(moved["cells"]) == len(out["cells"]) and "github/x/y" in moved["cells"][1]["source"]
+
+
+def test_prepare_source_puts_the_links_right_under_the_title_line():
+    source = nb({**md("# Lab 1: a GAN\n\nIn this lab you build a GAN."), "id": "t1"}, {**code("x = 1"), "id": "c1"})
+    out = assignments.prepare_source(source, LINKS)
+    texts = [assignments._source(c) for c in out["cells"]]
+    assert texts[0] == "# Lab 1: a GAN" and out["cells"][1] == LINKS
+    assert texts[2] == "In this lab you build a GAN." and texts[3] == "x = 1"
+    assert len({c.get("id") for c in out["cells"]}) == len(out["cells"]), "cell ids must stay unique"
+    assert assignments.prepare_source(out, LINKS) == out, "preparing twice changes the notebook"
+
+
+def test_prepare_source_needs_a_title_and_balanced_markers():
+    with pytest.raises(assignments.AssignmentError, match="title"):
+        assignments.prepare_source(nb(code("x = 1")), LINKS)
+    with pytest.raises(assignments.AssignmentError, match="title"):
+        assignments.prepare_source(nb(md("Some text, no title"), code("x = 1")), LINKS)
+    with pytest.raises(assignments.AssignmentError, match="never closed"):
+        assignments.prepare_source(nb(md("# T"), code("### BEGIN SOLUTION\nx = 1")), LINKS)
+
+
+def test_student_copy_shows_its_stubs_unfolded():
+    out = assignments.make_student_notebook(assignments.prepare_source(nb(md("# Lab"), *SOURCE["cells"]), LINKS))
+    assert all(assignments.SOLUTION_TAG not in c["metadata"].get("tags", []) for c in out["cells"])
+
+
+def test_filling_the_stubs_gives_back_the_source():
+    source = nb(
+        md("# Lab"),
+        *SOURCE["cells"],
+        code(
+            "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n\n"
+            "def g():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION\n"
+        ),
+    )
+    student = assignments.make_student_notebook(source)
+    assert assignments.fill_stubs(student, source) == [c["source"] for c in source["cells"] if c["cell_type"] == "code"]
+
+
+def test_filling_notices_a_copy_that_does_not_match_its_source():
+    student = assignments.make_student_notebook(SOURCE)
+    with pytest.raises(assignments.AssignmentError, match="no solution region"):
+        assignments.fill_stubs(student, nb(code("class G:\n    pass"), code("check(G)")))
+    with pytest.raises(assignments.AssignmentError, match="code cells"):
+        assignments.fill_stubs(student, nb(code("x = 1")))
+    edited = copy.deepcopy(student)
+    edited["cells"][2]["source"] = "check(G, strict=True)"
+    assert assignments.fill_stubs(edited, SOURCE) != [c["source"] for c in SOURCE["cells"] if c["cell_type"] == "code"]
+
+
+def _tiny_book(root: Path) -> Path:
+    """A book folder with a _config.yml and one lab source; returns the source's path."""
+    (root / "_config.yml").write_text("repository:\n  url: https://github.com/o/r\n  branch: main\n")
+    src_dir = root / "labs" / "solutions"
     src_dir.mkdir(parents=True)
-    (src_dir / "01_x.ipynb").write_text(json.dumps(SOURCE))
-    args = ["--sources", str(src_dir)]
-    assert assignments.main(["--check", *args]) == 1  # missing copy
+    (src_dir / "01_x.ipynb").write_text(json.dumps(nb(md("# Lab 1"), *SOURCE["cells"])))
+    return src_dir / "01_x.ipynb"
+
+
+def test_check_mode_detects_stale_copies_and_sources(tmp_path, capsys):
+    source = _tiny_book(tmp_path)
+    args = ["--root", str(tmp_path)]
+    assert assignments.main(["--check", *args]) == 1  # untagged source, missing copy
+    assert "labs/solutions/01_x.ipynb" in capsys.readouterr().err
     assert assignments.main(args) == 0
     student = tmp_path / "labs" / "01_x.ipynb"
     assert student.is_file()
@@ -86,3 +174,14 @@ def test_check_mode_detects_stale_copies(tmp_path, capsys):
     student.write_text(student.read_text().replace("write your code here", "edited"))
     assert assignments.main(["--check", *args]) == 1
     assert "python -m utils.assignments" in capsys.readouterr().err
+    assert assignments.main(args) == 0
+    text = source.read_text()
+    source.write_text(text.replace(f'"{assignments.SOLUTION_TAG}"', '"other"'))
+    assert assignments.main(["--check", *args]) == 1, "an unfolded solution cell went unnoticed"
+
+
+def test_missing_repository_is_a_clear_error(tmp_path, capsys):
+    _tiny_book(tmp_path)
+    (tmp_path / "_config.yml").write_text("title: x\n")
+    assert assignments.main(["--root", str(tmp_path)]) == 2
+    assert "repository.url" in capsys.readouterr().err

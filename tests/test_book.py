@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -48,6 +49,7 @@ def _tiny_book(tmp_path: Path, code: str) -> Path:
     book = tmp_path / "book"
     book.mkdir()
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    shutil.copytree(ROOT / "_ext", book / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     (book / "references.bib").write_text((ROOT / "references.bib").read_text())
     (book / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: page\n")
     (book / "index.md").write_text("# Tiny\n\nA test book.\n")
@@ -74,3 +76,12 @@ def test_a_notebook_that_raises_fails_the_build(tmp_path):
 def test_a_clean_tiny_book_builds(tmp_path):
     good = build_book(_tiny_book(tmp_path, "print(1 + 1)"), tmp_path / "out", timeout=600)
     assert good.returncode == 0, good.log[-3000:]
+
+
+def test_pages_show_no_path_of_the_build_machine(built_book):
+    machine = {str(ROOT), str(Path.home())} | {os.environ[v] for v in ("GENAI_DATA", "GENAI_ARTIFACTS") if os.environ.get(v)}
+    for nb in SOURCE_NOTEBOOKS:
+        page = (built_book.html / nb.relative_to(ROOT).with_suffix("")).with_suffix(".html")
+        text = page.read_text(encoding="utf-8")
+        shown = sorted(p for p in machine if p in text)
+        assert not shown, f"{page.name} shows a path of the build machine: {shown}"

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import random
+from typing import Any
+
+import numpy as np
 import pytest
 import torch
+from helpers import ROOT
 
 from utils.checks import core
 
@@ -21,7 +28,7 @@ def test_run_check_turns_stubs_and_crashes_into_verdicts(capsys):
     def stub():
         raise NotImplementedError("Exercise 1")
 
-    assert "not implemented yet" in core.run_check("ex", lambda: core.call(stub)).message
+    assert "not done yet" in core.run_check("ex", lambda: core.call(stub)).message
     crash = core.run_check("ex", lambda: core.call(lambda: 1 / 0))
     assert not crash and "ZeroDivisionError" in crash.message
     student = core.run_check("ex", lambda: (_ for _ in ()).throw(core.StudentError("bad shape")))
@@ -106,3 +113,78 @@ def test_require_param_grads_names_the_unused_layer():
         core.require_param_grads(net, "the net")
     net.unused(torch.randn(5, 3)).sum().backward()
     core.require_param_grads(net, "the net")
+
+
+# -- one pattern for every check ---------------------------------------------------------------------
+
+CHECK_MODULES = sorted(p.stem for p in (ROOT / "utils" / "checks").glob("*.py") if p.stem not in ("__init__", "core"))
+EXTRA_ARGS = {"z_dim": 8}  # required arguments besides the student's answer, by name
+
+
+def _all_checks() -> list[tuple[str, Any]]:
+    """(module.name, function) for every public check of every check module."""
+    found = []
+    for name in CHECK_MODULES:
+        module = importlib.import_module(f"utils.checks.{name}")
+        found += [(f"{name}.{attr}", fn) for attr, fn in vars(module).items() if attr.startswith("check_") and callable(fn)]
+    return found
+
+
+def _random_states() -> tuple[Any, ...]:
+    """Python's, NumPy's and torch's random states, comparable with ==."""
+    return random.getstate(), repr(np.random.get_state()), torch.random.get_rng_state().tolist()
+
+
+def _noisy_answer(*args: Any, **kwargs: Any) -> Any:
+    """A wrong answer that draws from every random generator before failing."""
+    random.random()
+    np.random.rand(3)
+    torch.randn(3)
+    raise ValueError("a wrong answer")
+
+
+def test_every_check_module_is_named_after_a_notebook_that_uses_it():
+    sources = {p.stem.split("_", 1)[1]: p for p in [*ROOT.glob("lectures/solutions/*.ipynb"), *ROOT.glob("labs/solutions/*.ipynb")]}
+    for name in CHECK_MODULES:
+        assert name in sources, f"utils/checks/{name}.py is named after no notebook (expected NN_{name}.ipynb)"
+        assert f"from utils.checks import {name} as checks" in sources[name].read_text(encoding="utf-8")
+
+
+def test_check_modules_keep_their_reference_answers_private():
+    for name in CHECK_MODULES:
+        module = importlib.import_module(f"utils.checks.{name}")
+        public = [
+            a
+            for a, obj in vars(module).items()
+            if callable(obj) and not a.startswith("_") and getattr(obj, "__module__", "") == module.__name__ and not isinstance(obj, type)
+        ]
+        assert all(a.startswith("check_") for a in public), f"utils.checks.{name} exposes {public}: make non-checks private"
+        assert module.require_passed is core.require_passed, f"utils.checks.{name} must re-export core.require_passed"
+
+
+@pytest.mark.parametrize("qualname,check", _all_checks(), ids=[q for q, _ in _all_checks()])
+def test_no_check_changes_the_notebooks_random_state(qualname, check, capsys):
+    params = list(inspect.signature(check).parameters.values())
+    kwargs = {p.name: EXTRA_ARGS[p.name] for p in params[1:] if p.default is inspect.Parameter.empty}
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    before = _random_states()
+    v = check(_noisy_answer, **kwargs)
+    assert _random_states() == before, f"{qualname} changed the caller's random state"
+    assert not v and "ValueError" in v.message, v.line()
+    assert capsys.readouterr().out.count("\n") == 1, "a check prints exactly one line"
+
+
+def test_require_passed_names_the_unfinished_checks_in_one_line():
+    done, todo = core.Verdict("a", True, "ok"), core.Verdict("b", False, "not done yet")
+    core.require_passed(done)
+    with pytest.raises(core.ExercisesNotFinished, match="have not passed yet: b\\.") as err:
+        core.require_passed(done, todo)
+    assert err.value._render_traceback_() == [f"ExercisesNotFinished: {err.value}"]
+
+
+def test_a_check_body_that_returns_a_message_is_a_bug_not_a_pass():
+    """Bodies report problems by raising StudentError; a returned string must not read as a pass."""
+    with pytest.raises(TypeError, match="raises StudentError"):
+        core.run_check("demo", lambda: "the answer is wrong.")

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks import gan_lab
+from utils.checks import core, gan_lab
 
 Z = 16
 
@@ -82,8 +82,8 @@ def test_generator_stub_fails(capsys):
             super().__init__()
             stub()
 
-    assert failed(gan_lab.check_generator(Stubbed, z_dim=Z), "not implemented yet")
-    assert capsys.readouterr().out.startswith("[FAIL] generator: not implemented yet")
+    assert failed(gan_lab.check_generator(Stubbed, z_dim=Z), "not done yet")
+    assert capsys.readouterr().out.startswith("[FAIL] generator: not done yet")
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_discriminator_stub_fails():
         def forward(self, x):
             stub()
 
-    assert failed(gan_lab.check_discriminator(Stubbed), "not implemented yet")
+    assert failed(gan_lab.check_discriminator(Stubbed), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_discriminator_loss_manual_formula_passes():
 
 
 def test_discriminator_loss_stub_fails():
-    assert failed(gan_lab.check_discriminator_loss(stub), "not implemented yet")
+    assert failed(gan_lab.check_discriminator_loss(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -165,12 +165,19 @@ def test_discriminator_loss_stub_fails():
         (lambda r, f, real_label=1.0: d_loss(r, f, real_label) * r.shape[0], "not the sum"),
         (lambda r, f, real_label=1.0: d_loss(r, f, real_label) / 2, "no division by 2"),
         (lambda r, f, real_label=1.0: -d_loss(r, f, real_label), "sign is flipped"),
-        (lambda r, f, real_label=1.0: F.binary_cross_entropy(r, torch.ones_like(r)) + F.binary_cross_entropy(f, torch.zeros_like(f)),
-         "logits"),
+        (
+            lambda r, f, real_label=1.0: F.binary_cross_entropy(r, torch.ones_like(r)) + F.binary_cross_entropy(f, torch.zeros_like(f)),
+            "logits",
+        ),
         (lambda r, f, real_label=1.0: -(torch.log(r) + torch.log(1 - f)).mean(), "logits"),
         (lambda r, f, real_label=1.0: d_loss(r, f), "real_label is ignored"),
-        (lambda r, f, real_label=1.0: F.binary_cross_entropy_with_logits(r, torch.full_like(r, real_label))
-         + F.binary_cross_entropy_with_logits(f, torch.full_like(f, 1 - real_label)), "one-sided"),
+        (
+            lambda r, f, real_label=1.0: (
+                F.binary_cross_entropy_with_logits(r, torch.full_like(r, real_label))
+                + F.binary_cross_entropy_with_logits(f, torch.full_like(f, 1 - real_label))
+            ),
+            "one-sided",
+        ),
         (lambda r, f, real_label=1.0: d_loss(r, f, real_label).item(), "torch.Tensor"),
         (lambda r, f, real_label=1.0: d_loss(r.detach(), f.detach(), real_label), "no gradient flows back"),
         (lambda r, f, real_label=1.0: F.binary_cross_entropy_with_logits(r, torch.ones_like(r), reduction="none"), "single number"),
@@ -187,7 +194,7 @@ def test_generator_loss_correct_passes():
 
 
 def test_generator_loss_stub_fails():
-    assert failed(gan_lab.check_generator_loss(stub), "not implemented yet")
+    assert failed(gan_lab.check_generator_loss(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -211,8 +218,19 @@ def test_generator_loss_mistakes_fail(fn, fragment):
 # ---- training step -----------------------------------------------------------------------------
 
 
-def make_step(detach=True, zero_d=True, zero_g=True, d_step=True, g_step=True, g_first=False, own_z=False,
-              logit_means=False, swap_g_target=False, keys=("d_loss", "g_loss", "d_real", "d_fake"), real_label=0.9):
+def make_step(
+    detach=True,
+    zero_d=True,
+    zero_g=True,
+    d_step=True,
+    g_step=True,
+    g_first=False,
+    own_z=False,
+    logit_means=False,
+    swap_g_target=False,
+    keys=("d_loss", "g_loss", "d_real", "d_fake"),
+    real_label=0.9,
+):
     """A training step with optional known mistakes."""
 
     def step(G, D, opt_G, opt_D, x, z):
@@ -222,8 +240,11 @@ def make_step(detach=True, zero_d=True, zero_g=True, d_step=True, g_step=True, g
 
         def do_g():
             fake_logits_g = D(G(z)) if g_first else D(fake)
-            loss = F.binary_cross_entropy_with_logits(fake_logits_g, torch.zeros_like(fake_logits_g)) if swap_g_target \
+            loss = (
+                F.binary_cross_entropy_with_logits(fake_logits_g, torch.zeros_like(fake_logits_g))
+                if swap_g_target
                 else g_loss(fake_logits_g)
+            )
             if zero_g:
                 opt_G.zero_grad()
             loss.backward()
@@ -268,8 +289,12 @@ def test_train_step_recomputing_fakes_passes():
         opt_G.zero_grad()
         loss_g.backward()
         opt_G.step()
-        return {"d_loss": loss_d, "g_loss": loss_g, "d_real": torch.sigmoid(real_logits).mean(),
-                "d_fake": torch.sigmoid(fake_logits).mean()}
+        return {
+            "d_loss": loss_d,
+            "g_loss": loss_g,
+            "d_real": torch.sigmoid(real_logits).mean(),
+            "d_fake": torch.sigmoid(fake_logits).mean(),
+        }
 
     assert gan_lab.check_train_step(step, real_label=0.9).passed
 
@@ -278,7 +303,7 @@ def test_train_step_stub_fails():
     def train_step(G, D, opt_G, opt_D, x, z):
         raise NotImplementedError("Exercise 5: training step: write your code here")
 
-    assert failed(gan_lab.check_train_step(train_step, real_label=0.9), "not implemented yet")
+    assert failed(gan_lab.check_train_step(train_step, real_label=0.9), "not done yet")
 
 
 def test_train_step_with_unfinished_loss_says_so():
@@ -320,5 +345,44 @@ def test_require_passed():
     ok = gan_lab.check_generator_loss(g_loss)
     bad = gan_lab.check_generator_loss(stub)
     gan_lab.require_passed(ok)
-    with pytest.raises(gan_lab.ExercisesNotFinished, match="generator_loss"):
+    with pytest.raises(core.ExercisesNotFinished, match="generator_loss"):
         gan_lab.require_passed(ok, bad)
+
+
+# ---- exercise 1 is a contract: any architecture that keeps it passes, one over budget fails --------------------
+
+
+class ConvGen(nn.Module):
+    """A DCGAN-style generator (linear to 7x7, two transposed convolutions), unlike the MLP above."""
+
+    def __init__(self, c: int = 16):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(Z, 2 * c * 49),
+            nn.Unflatten(1, (2 * c, 7, 7)),
+            nn.BatchNorm2d(2 * c),
+            nn.ReLU(),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1),
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, 2, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+@pytest.mark.parametrize("make", [Gen, ConvGen], ids=["mlp", "dcgan"])
+def test_generator_contract_accepts_different_architectures(make, capsys):
+    v = gan_lab.check_generator(make, z_dim=Z)
+    assert v.passed, v.line()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "parameters (budget" in out
+
+
+def test_generator_over_the_parameter_budget_fails():
+    n = sum(p.numel() for p in Gen(hidden=2048).parameters())
+    assert n > 1_000_000
+    assert failed(gan_lab.check_generator(lambda: Gen(hidden=2048), z_dim=Z, max_params=1_000_000), "over the budget")
+    assert gan_lab.check_generator(lambda: Gen(hidden=2048), z_dim=Z, max_params=n).passed

@@ -82,7 +82,7 @@ def test_encoder_correct_passes(capsys):
 
 
 def test_encoder_stub_fails():
-    assert_fails(vae_lab.check_encoder(stub), "not implemented yet")
+    assert_fails(vae_lab.check_encoder(stub), "not done yet")
 
 
 class EncoderStubForward(nn.Module):
@@ -99,7 +99,7 @@ class EncoderStubForward(nn.Module):
 @pytest.mark.parametrize(
     ("wrong", "fragment"),
     [
-        (EncoderStubForward, "not implemented yet"),
+        (EncoderStubForward, "not done yet"),
         (wrong_encoder("one_tensor"), "returned one tensor"),
         (wrong_encoder("triple"), "pair (mu, logvar)"),
         (wrong_encoder("same"), "mu and logvar are equal"),
@@ -140,7 +140,7 @@ def test_reparameterise_correct_passes():
 
 
 def test_reparameterise_stub_fails():
-    assert_fails(vae_lab.check_reparameterise(stub), "not implemented yet")
+    assert_fails(vae_lab.check_reparameterise(stub), "not done yet")
 
 
 def test_reparameterise_leaves_the_global_seed_alone():
@@ -235,7 +235,7 @@ def test_decoder_correct_passes(capsys):
 
 
 def test_decoder_stub_fails():
-    assert_fails(vae_lab.check_decoder(stub), "not implemented yet")
+    assert_fails(vae_lab.check_decoder(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -280,7 +280,7 @@ def test_vae_loss_correct_passes(capsys):
 
 
 def test_vae_loss_stub_fails():
-    assert_fails(vae_lab.check_vae_loss(stub), "not implemented yet")
+    assert_fails(vae_lab.check_vae_loss(stub), "not done yet")
 
 
 def with_recon(recon_fn):
@@ -416,7 +416,7 @@ def test_train_step_correct_passes(capsys):
 
 
 def test_train_step_stub_fails():
-    assert_fails(vae_lab.check_train_step(stub), "not implemented yet")
+    assert_fails(vae_lab.check_train_step(stub), "not done yet")
 
 
 def test_train_step_with_a_stub_loss_fails():
@@ -426,7 +426,7 @@ def test_train_step_with_a_stub_loss_fails():
         loss, recon, kl = stub(x_logits, x, mu, logvar, beta)
         return loss, recon, kl
 
-    assert_fails(vae_lab.check_train_step(step_with_stub_loss), "not implemented yet")
+    assert_fails(vae_lab.check_train_step(step_with_stub_loss), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -459,3 +459,91 @@ def test_train_step_calling_the_model_twice_fails():
         return loss.detach(), recon.detach(), kl.detach()
 
     assert_fails(vae_lab.check_train_step(twice), "call model(x) once")
+
+
+# ----------------------------------------------------------------------------------------- random state
+
+CORRECT = [
+    (vae_lab.check_encoder, EncoderOK),
+    (vae_lab.check_reparameterise, reparam_ok),
+    (vae_lab.check_decoder, DecoderOK),
+    (vae_lab.check_vae_loss, loss_ok),
+    (vae_lab.check_train_step, step_ok),
+]
+
+
+@pytest.mark.parametrize(("check", "answer"), CORRECT)
+def test_checks_never_seed_the_global_generator(monkeypatch, check, answer):
+    def no_seed(*args, **kwargs):
+        raise AssertionError("a check called torch.manual_seed")
+
+    monkeypatch.setattr(torch, "manual_seed", no_seed)
+    monkeypatch.setattr(torch.random, "manual_seed", no_seed)
+    v = check(answer)
+    assert v.passed, v.line()
+
+
+@pytest.mark.parametrize(("check", "answer"), CORRECT)
+def test_checks_leave_the_notebook_random_state_alone(check, answer):
+    torch.manual_seed(321)
+    expected = torch.rand(3)
+    torch.manual_seed(321)
+    check(answer)
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_verdicts_do_not_depend_on_the_notebook_seed(seed):
+    torch.manual_seed(seed)
+    for check, answer in CORRECT:
+        v = check(answer)
+        assert v.passed, v.line()
+    assert_fails(vae_lab.check_encoder(wrong_encoder("relu_logvar")), "every logvar is >= 0")
+    assert_fails(vae_lab.check_reparameterise(lambda mu, logvar: mu + logvar.exp() * torch.randn_like(mu)), "by the variance")
+    assert_fails(vae_lab.check_decoder(wrong_decoder("sigmoid")), "applied a sigmoid")
+    assert_fails(vae_lab.check_train_step(make_step("no_zero_grad")), "zero_grad()")
+
+
+def test_the_module_exposes_only_checks_and_require_passed():
+    public = {name for name in vars(vae_lab) if not name.startswith("_") and callable(getattr(vae_lab, name))}
+    own = {name for name in public if getattr(getattr(vae_lab, name), "__module__", None) == vae_lab.__name__}
+    assert own == {"check_encoder", "check_reparameterise", "check_decoder", "check_vae_loss", "check_train_step"}
+    assert vae_lab.require_passed is not None
+
+
+# ------------------------------------------- exercise 3 is a contract: other architectures pass, oversized ones fail
+
+
+class DecoderConv(nn.Module):
+    """Right, and unlike DecoderOK: a linear layer to 7x7 feature maps, then transposed convolutions."""
+
+    def __init__(self, z_dim=20, hidden=512, x_dim=784):
+        super().__init__()
+        c = max(hidden // 32, 4)
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, c * 49),
+            nn.ReLU(),
+            nn.Unflatten(1, (c, 7, 7)),
+            nn.ConvTranspose2d(c, c, 4, 2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, 2, 1),
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+@pytest.mark.parametrize("decoder", [DecoderOK, DecoderConv], ids=["mlp", "transposed-conv"])
+def test_decoder_contract_accepts_different_architectures(decoder, capsys):
+    v = vae_lab.check_decoder(decoder)
+    assert v.passed, v.line()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "parameters at the lab's size" in out
+
+
+def test_decoder_over_the_parameter_budget_fails():
+    def wide(z_dim, hidden, x_dim):
+        return DecoderOK(z_dim, 4 * hidden, x_dim)  # about 1.7 million parameters at the lab's size
+
+    assert_fails(vae_lab.check_decoder(wide), "over the budget of 1,500,000")
+    assert vae_lab.check_decoder(wide, max_params=2_000_000).passed

@@ -91,3 +91,38 @@ def test_the_test_run_passes_absolute_data_paths_to_the_notebooks():
     for name in ("GENAI_DATA", "GENAI_ARTIFACTS"):
         if os.environ.get(name):
             assert os.path.isabs(os.environ[name]), f"{name}={os.environ[name]} reaches the notebooks as a relative path"
+
+
+def test_shown_path_never_names_a_folder_outside_the_repository(tmp_path):
+    assert config.shown_path(config.REPO_ROOT / "data", "GENAI_DATA") == "data/ (in the repository)"
+    shown = config.shown_path(tmp_path, "GENAI_DATA")
+    assert str(tmp_path) not in shown and "$GENAI_DATA" in shown
+
+
+def test_fast_note_shows_only_in_fast_mode(monkeypatch, capsys):
+    """The note appears in fast mode and stays away in full mode (where the page's claims hold)."""
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    monkeypatch.setenv("GENAI_FAST", "0")
+    config.fast_note("too short to collapse.")
+    assert shown == []
+    monkeypatch.setenv("GENAI_FAST", "1")
+    config.fast_note("too short to collapse.")
+    assert shown == ["> **Fast mode.** too short to collapse."]
+
+
+def test_fast_note_prints_without_ipython(monkeypatch, capsys):
+    """Outside IPython the note is printed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ipython(name, *args, **kwargs):
+        if name.startswith("IPython"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ipython)
+    monkeypatch.setenv("GENAI_FAST", "1")
+    config.fast_note("too short.")
+    assert capsys.readouterr().out == "Fast mode: too short.\n"

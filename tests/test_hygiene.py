@@ -5,17 +5,29 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import ROOT
 
 
+def _ruff() -> str:
+    """The ruff next to this Python, or on PATH."""
+    ruff = Path(sys.executable).with_name("ruff")
+    found = str(ruff) if ruff.exists() else shutil.which("ruff")
+    if not found:
+        pytest.fail("ruff is not installed: run `python -m pip install -r requirements.txt`")
+    return found
+
+
 def test_ruff_is_clean():
-    ruff = shutil.which("ruff") or str(__import__("pathlib").Path(sys.executable).with_name("ruff"))
-    if not __import__("os").path.exists(ruff):
-        pytest.skip("ruff is not installed")
-    out = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([_ruff(), "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_python_files_are_formatted():
+    out = subprocess.run([_ruff(), "format", "--check", "--exclude", "*.ipynb", "."], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, "run `ruff format --exclude '*.ipynb' .`:\n" + out.stdout + out.stderr
 
 
 def test_student_copies_are_current():

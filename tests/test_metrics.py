@@ -89,7 +89,3 @@ def test_bad_inputs_get_clear_messages(test_set):
         metrics.classify(x[:10].numpy())
     flat = metrics.classify(x[:10].view(10, 784))[1]  # [N, 784] is accepted
     assert flat.shape == (10, 10)
-
-
-def test_entropy_bits():
-    assert metrics.entropy_bits(torch.full((8,), 1 / 8)) == pytest.approx(3.0)

@@ -31,6 +31,12 @@ def test_setup_cell_is_the_canonical_one(path):
     )
 
 
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=[p.relative_to(ROOT).as_posix() for p in SOURCE_NOTEBOOKS])
+def test_setup_cell_is_folded_on_the_website(path):
+    cell = next(c for c in read_notebook(path)["cells"] if c["cell_type"] == "code")
+    assert "hide-input" in cell["metadata"].get("tags", []), f"{path.name}: run `python scripts/normalize_notebooks.py`"
+
+
 def test_setup_cell_names_the_book_repository():
     url = re.search(r'REPO_URL = "([^"]+)"', SETUP_CELL).group(1)
     assert url == book_config()["repository"]["url"]

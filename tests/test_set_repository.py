@@ -33,8 +33,15 @@ def repo_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(ROOT, copy, ignore=SKIP)
     lab = json.loads((ROOT / "lectures" / "00_getting_started.ipynb").read_text(encoding="utf-8"))
-    lab["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-                         "source": "x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION\n"})
+    lab["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": "x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION\n",
+        }
+    )
     (copy / "labs" / "solutions").mkdir(parents=True, exist_ok=True)
     (copy / "labs" / "solutions" / "99_probe.ipynb").write_text(json.dumps(lab), encoding="utf-8")
     return copy

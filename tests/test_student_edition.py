@@ -24,11 +24,14 @@ def test_student_toc_swaps_solutions_for_student_copies_and_drops_the_instructor
         "format": "jb-book",
         "root": "intro",
         "parts": [
-            {"caption": "Lectures", "chapters": [{"file": "lectures/00_a"}]},
-            {"caption": "Labs", "chapters": [
-                {"file": "labs/about"},
-                {"file": "labs/solutions/01_gan", "sections": [{"file": "labs/solutions/01_extra"}]},
-            ]},
+            {"caption": "Lectures", "chapters": [{"file": "lectures/00_a"}, {"file": "lectures/solutions/01_b"}]},
+            {
+                "caption": "Labs",
+                "chapters": [
+                    {"file": "labs/about"},
+                    {"file": "labs/solutions/01_gan", "sections": [{"file": "labs/solutions/01_extra"}]},
+                ],
+            },
             {"caption": "For instructors", "chapters": [{"file": "instructors"}, {"file": "reports/execution"}]},
         ],
     }
@@ -37,7 +40,7 @@ def test_student_toc_swaps_solutions_for_student_copies_and_drops_the_instructor
         "format": "jb-book",
         "root": "intro",
         "parts": [
-            {"caption": "Lectures", "chapters": [{"file": "lectures/00_a"}]},
+            {"caption": "Lectures", "chapters": [{"file": "lectures/00_a"}, {"file": "lectures/01_b"}]},
             {"caption": "Labs", "chapters": [{"file": "labs/about"}, {"file": "labs/01_gan", "sections": [{"file": "labs/01_extra"}]}]},
         ],
     }
@@ -47,9 +50,9 @@ def test_student_toc_swaps_solutions_for_student_copies_and_drops_the_instructor
 def test_student_toc_of_this_book_names_existing_student_copies_only():
     toc = edition.student_toc(yaml.safe_load((ROOT / "_toc.yml").read_text()))
     files = edition.toc_files(toc)
-    assert not [f for f in files if f.startswith("labs/solutions/")]
+    assert not [f for f in files if "/solutions/" in f]
     assert "instructors" not in files
-    lectures = [f for f in toc_files() if f.startswith("lectures/")]
+    lectures = [f.replace("solutions/", "") for f in toc_files() if f.startswith("lectures/")]
     assert [f for f in files if f.startswith("lectures/")] == lectures
     for f in files:
         assert any((ROOT / f).with_suffix(s).is_file() for s in (".ipynb", ".md")), f"{f} is in the student toc but missing"
@@ -61,8 +64,10 @@ def test_student_config_executes_nothing_unless_asked():
     assert off["execute"]["execute_notebooks"] == "off" and off["title"].endswith("(student edition)")
     on = edition.student_config(config, ROOT, execute=True)
     assert on["execute"]["execute_notebooks"] == "cache"
-    assert on["execute"]["cache"] == str(ROOT / "_build" / ".jupyter_cache")
-    assert "labs/[0-9]*.ipynb" in on["execute"]["exclude_patterns"]
+    assert Path(on["execute"]["cache"]).parent == ROOT / "_build" / ".jupyter_cache"
+    excluded = on["execute"]["exclude_patterns"]
+    assert "labs/01_gan_lab.ipynb" in excluded and "lectures/04_gans.ipynb" in excluded
+    assert "lectures/00_getting_started.ipynb" not in excluded, "a notebook without exercises is executed"
     assert config["execute"]["execute_notebooks"] == "cache", "the input must not be modified"
 
 
@@ -71,6 +76,7 @@ def _tiny_course(book: Path) -> None:
     (book / "labs" / "solutions").mkdir(parents=True)
     for name in ("_config.yml", "references.bib"):
         shutil.copy(ROOT / name, book / name)
+    shutil.copytree(ROOT / "_ext", book / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
     (book / "intro.md").write_text("# Tiny course\n\nA test book.\n")
     (book / "instructors.md").write_text("# For instructors\n\nRebuild it.\n")
     (book / "labs" / "about.md").write_text("# How the labs work\n\nOpen the student copy.\n")
@@ -85,14 +91,23 @@ def _tiny_course(book: Path) -> None:
     (book / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": "# Lab 1: probe\n\n## Exercise 1: the answer\n\nCompute it."},
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": f"def answer():\n    ### BEGIN SOLUTION\n    {SECRET}\n    return SECRET_ANSWER\n    ### END SOLUTION\n"},
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": f"def answer():\n    ### BEGIN SOLUTION\n    {SECRET}\n    return SECRET_ANSWER\n    ### END SOLUTION\n",
+        },
         {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": "print('executed:', 6 * 7)"},
     ]
-    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (book / "labs" / "solutions" / "01_probe.ipynb").write_text(json.dumps(nb))
-    assert assignments.main(["--sources", str(book / "labs" / "solutions")]) == 0
+    assert assignments.main(["--root", str(book)]) == 0
 
 
 def test_student_edition_builds_with_stubs_and_without_solutions(tmp_path):

@@ -3,10 +3,12 @@
 The book built once for the test session (the `built_book` fixture) is served on 127.0.0.1; Chromium opens
 the landing page, the first lecture and the first lab solution named in _toc.yml, and each page must have
 its title, a Colab link to its notebook on branch main, figures that loaded, and no failed local request.
+On those pages no solution code is visible before a click, and it is after one; every page with exercises
+carries the "Do the exercises" and "With solutions" Colab links to its student copy and its source.
 Screenshots land next to the built site, in `_build/test-book/_build/screenshots/`. A crawl of every built
 HTML file checks that no local link or resource is missing. Chromium is Debian's `chromium` package (or any
 Chrome; `CHROMIUM=/path/to/chrome` picks one); the test installs it with apt-get when it can, and skips
-only when it cannot be found nor installed.
+only when it cannot be found nor installed, and never when the CI variable is set (then it fails).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import websocket
 import yaml
-from helpers import ROOT, book_config, cell_source, read_notebook, toc_files
+from helpers import ROOT, SOLUTION_SOURCES, book_config, cell_source, read_notebook, toc_files
+
+from utils import assignments
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_FLAGS = [
@@ -182,9 +186,13 @@ def chromium() -> str:
     if exe is None:
         what = install_chromium()
         exe = find_chromium()
+        if exe is None and os.environ.get("CI"):
+            pytest.fail(f"CI is set, so the browser tests must run, but Chromium was not found nor installed ({what})")
         if exe is None:
-            pytest.skip(f"Chromium was not found and could not be installed ({what}); install Debian's `chromium` package "
-                        "or set CHROMIUM=/path/to/chrome to run the browser tests")
+            pytest.skip(
+                f"Chromium was not found and could not be installed ({what}); install Debian's `chromium` package "
+                "or set CHROMIUM=/path/to/chrome to run the browser tests"
+            )
     return exe
 
 
@@ -192,8 +200,9 @@ def chromium() -> str:
 def browser(chromium: str) -> Iterator[Page]:
     """A headless Chromium with a fresh profile and one tab, closed after the module."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        proc = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + TIMEOUT
@@ -305,12 +314,76 @@ def check_page(page: Page, base: str, rel: str, doc: str, shot: Path, notebook: 
         repo = book_config()["repository"]["url"].removeprefix("https://github.com/")
         expected = f"https://colab.research.google.com/github/{repo}/blob/main/{doc}.ipynb"
         assert expected in facts["colab"], f"{doc}: no Colab link to {expected}; found {facts['colab']}"
+        setup_line = (ROOT / "scripts" / "setup_cell.py").read_text().splitlines()[0]
+        assert not [s for s in page.evaluate(SOLUTION_INPUTS) if setup_line in s], f"{doc}: the setup cell is not folded"
     broken = [i["src"] for i in facts["images"] if not (i["w"] > 0 and i["h"] > 0)]
     assert not broken, f"{doc}: images that did not load: {broken}"
     failed = page.failed_requests(base)
     del page.events[mark:]
     assert not failed, f"{doc}: local requests that failed: {failed}"
     return facts
+
+
+SOLUTION_INPUTS = """(() => {
+  const inputs = [...document.querySelectorAll('.cell .cell_input')];
+  return inputs.filter(el => el.getClientRects().length > 0).map(el => el.innerText);
+})()"""
+OPEN_FOLDED = """(() => {
+  const folded = [...document.querySelectorAll('.cell.tag_hide-input details.hide')];
+  folded.forEach(d => { if (!d.open) d.querySelector('summary').click(); });
+  return folded.length;
+})()"""
+
+
+MATH_FACTS = r"""(async () => {
+  const deadline = Date.now() + 20000;
+  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() < deadline) {
+    await new Promise(done => setTimeout(done, 100));
+  }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  const maths = [...document.querySelectorAll('article .math')];
+  return {
+    loaded: !!(window.MathJax && MathJax.version),
+    src: [...document.scripts].map(s => s.src).filter(s => s.includes('mathjax')),
+    maths: maths.length,
+    rendered: document.querySelectorAll('article mjx-container').length,
+    raw: maths.map(m => m.textContent).filter(t => /\\\(|\\\[|\$\$/.test(t)).slice(0, 3),
+  };
+})()"""
+
+
+def check_math_renders(page: Page, base: str, doc: str) -> None:
+    """The open page's math was typeset by the MathJax the site serves itself (external hosts do not resolve)."""
+    facts = page.evaluate(MATH_FACTS)
+    assert facts["src"] and all(s.startswith(base) for s in facts["src"]), f"{doc}: MathJax not served by the site: {facts['src']}"
+    assert facts["loaded"], f"{doc}: MathJax did not load"
+    assert facts["maths"] > 0 and facts["rendered"] >= facts["maths"], f"{doc}: math not rendered: {facts}"
+    assert not facts["raw"], f"{doc}: raw TeX left on the page: {facts['raw']}"
+
+
+def solution_lines(doc: str) -> list[str]:
+    """Distinctive code lines from inside the solution regions of a page's source notebook."""
+    lines = []
+    for cell in read_notebook(ROOT / f"{doc}.ipynb")["cells"]:
+        if cell["cell_type"] != "code" or not assignments.is_marked(cell):
+            continue
+        text = cell_source(cell).split("\n")
+        for start, end in assignments._regions(cell_source(cell), doc):
+            lines += [s.strip() for s in text[start + 1 : end] if len(s.strip()) > 12 and not s.strip().startswith("#")][:2]
+    return lines
+
+
+def check_solutions_folded(page: Page, doc: str) -> None:
+    """On the open page, no solution line is in a visible code cell until the folded cells are opened."""
+    lines = solution_lines(doc)
+    assert lines, f"{doc}: its source marks no solution code"
+    visible = "\n".join(page.evaluate(SOLUTION_INPUTS))
+    shown = [line for line in lines if line in visible]
+    assert not shown, f"{doc}: solution code visible before a click: {shown[:3]}"
+    assert page.evaluate(OPEN_FOLDED) > 0, f"{doc}: no folded code cell"
+    visible = "\n".join(page.evaluate(SOLUTION_INPUTS))
+    missing = [line for line in lines if line not in visible]
+    assert not missing, f"{doc}: solution code still hidden after a click: {missing[:3]}"
 
 
 def test_landing_page(browser, site, shots):
@@ -324,12 +397,69 @@ def test_first_lecture_page(browser, site, shots):
     assert facts["images"], f"{doc}: no figure in the page body"
 
 
+def test_lecture_with_exercises_folds_its_solutions(browser, site, shots):
+    doc = first_doc("lectures/solutions/")
+    assert doc, "_toc.yml lists no lecture with exercises"
+    check_page(browser, site, f"{doc}.html", doc, shots / "lecture-exercises.png", notebook=True)
+    check_math_renders(browser, site, doc)
+    check_solutions_folded(browser, doc)
+
+
 def test_first_lab_page(browser, site, shots):
     doc = first_doc("labs/solutions/")
     if doc is None:
         pytest.skip("_toc.yml lists no lab solution yet (labs/solutions/...), so there is no lab page to open")
     facts = check_page(browser, site, f"{doc}.html", doc, shots / "lab.png", notebook=True)
     assert facts["images"], f"{doc}: no figure in the page body"
+    check_solutions_folded(browser, doc)
+
+
+class AnchorCollector(HTMLParser):
+    """Collects (href, text) of the links of one HTML page."""
+
+    def __init__(self) -> None:
+        """Start with no links."""
+        super().__init__()
+        self.anchors: list[tuple[str, str]] = []
+        self._href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Open a link."""
+        if tag == "a":
+            self._href = dict(attrs).get("href") or ""
+            self.anchors.append((self._href, ""))
+
+    def handle_data(self, data: str) -> None:
+        """Add text to the open link."""
+        if self._href is not None:
+            href, text = self.anchors[-1]
+            self.anchors[-1] = (href, text + data)
+
+    def handle_endtag(self, tag: str) -> None:
+        """Close a link."""
+        if tag == "a":
+            self._href = None
+
+
+COLAB_LINK = re.compile(r"^https://colab\.research\.google\.com/github/([^/]+/[^/]+)/blob/([^/]+)/(.+\.ipynb)$")
+
+
+@pytest.mark.parametrize("source", SOLUTION_SOURCES, ids=[p.name for p in SOLUTION_SOURCES])
+def test_pages_with_exercises_link_the_student_copy_and_the_source(built_book, source):
+    doc = source.relative_to(ROOT).with_suffix("").as_posix()
+    assert doc in toc_files(), f"{doc} is not in _toc.yml"
+    parser = AnchorCollector()
+    parser.feed((built_book.html / f"{doc}.html").read_text(encoding="utf-8"))
+    repo = book_config()["repository"]
+    want = {"Do the exercises": assignments.student_path(source), "With solutions": source}
+    for label, notebook in want.items():
+        hrefs = [href for href, text in parser.anchors if label in text and "colab.research.google.com" in href]
+        assert len(hrefs) == 1, f"{doc}: expected one '{label}' Colab link, found {hrefs}"
+        match = COLAB_LINK.match(hrefs[0])
+        assert match, f"{doc}: '{label}' is not a Colab GitHub link: {hrefs[0]}"
+        assert match.group(1) == repo["url"].removeprefix("https://github.com/"), hrefs[0]
+        assert match.group(2) == repo.get("branch", "main"), hrefs[0]
+        assert (ROOT / match.group(3)).resolve() == notebook.resolve(), f"{doc}: '{label}' opens {match.group(3)}"
 
 
 def test_execution_report_lists_every_executed_notebook(built_book):

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from utils.config import artifacts_root
+from utils.config import artifacts_root, shown_path
 
 
 class ArtifactMissingError(FileNotFoundError):
@@ -39,6 +39,12 @@ def _atomic_save(obj: Any, path: Path) -> Path:
     torch.save(obj, tmp)
     tmp.replace(path)
     return path
+
+
+def shown(path: Path) -> str:
+    """A saved artifact as a page may show it: its place in the artifacts folder, never a path of the machine."""
+    root = artifacts_root()
+    return f"{Path(path).resolve().relative_to(root).as_posix()} in {shown_path(root, 'GENAI_ARTIFACTS')}"
 
 
 def has_artifact(name: str, filename: str) -> bool:

@@ -1,12 +1,18 @@
-"""Make the student copies of the labs from their solution sources.
+"""Make the student copies of the lectures and labs from their solution sources.
 
-    python -m utils.assignments          # rewrite labs/*.ipynb from labs/solutions/*.ipynb
-    python -m utils.assignments --check  # exit 1 when a student copy is out of date
+    python -m utils.assignments          # rewrite lectures/*.ipynb and labs/*.ipynb from their solutions/ sources
+    python -m utils.assignments --check  # exit 1 when a source or a student copy is out of date
+    python -m utils.assignments labs/solutions/01_gan_lab.ipynb   # only the sources named
 
 Between `### BEGIN SOLUTION` and `### END SOLUTION`, code becomes a stub that raises
 NotImplementedError naming the exercise, and markdown becomes an answer prompt. In markdown the
 markers may be wrapped in an HTML comment (`<!-- ### BEGIN SOLUTION -->`) so the page hides them.
 The exercise's name is the latest markdown heading that contains "Exercise".
+
+The sources are kept in step too: a code cell holding a solution gets the `hide-input` tag (the website
+folds its code behind a click and shows its output), and the cell after the title holds two Colab links,
+"Do the exercises" (the student copy) and "With solutions" (the source), made from `_config.yml`'s
+repository and branch.
 """
 
 from __future__ import annotations
@@ -23,8 +29,12 @@ from utils.config import REPO_ROOT
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_PROMPT = "*Your answer here.*"
-SOURCES = REPO_ROOT / "labs" / "solutions"
+SOURCE_DIRS = ("lectures/solutions", "labs/solutions")
+SOLUTION_TAG = "hide-input"
+LINKS_TAG = "colab-links"
+COLAB = "https://colab.research.google.com/github"
 _HEADING = re.compile(r"^#+\s*(.*Exercise.*?)\s*$", re.MULTILINE)
+_STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\('(?P<name>.*): write your code here'\)$")
 
 
 class AssignmentError(ValueError):
@@ -45,27 +55,97 @@ def _marker(line: str) -> str:
     return text
 
 
-def _strip_regions(text: str, replacement: str, where: str, code: bool) -> str:
-    """Replace every marked region in text; code stubs keep the BEGIN line's indentation."""
-    out: list[str] = []
-    inside = False
-    for line in text.split("\n"):
+def _regions(text: str, where: str) -> list[tuple[int, int]]:
+    """The (BEGIN line, END line) index pairs of the marked regions in text, validated."""
+    found: list[tuple[int, int]] = []
+    start: int | None = None
+    for i, line in enumerate(text.split("\n")):
         stripped = _marker(line)
         if stripped.startswith(BEGIN):
-            if inside:
+            if start is not None:
                 raise AssignmentError(f"{where}: '{BEGIN}' inside another solution region.")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())] if code else ""
-            out.append(indent + replacement)
+            start = i
         elif stripped.startswith(END):
-            if not inside:
+            if start is None:
                 raise AssignmentError(f"{where}: '{END}' without a matching '{BEGIN}'.")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
+            found.append((start, i))
+            start = None
+    if start is not None:
         raise AssignmentError(f"{where}: '{BEGIN}' is never closed by '{END}'.")
+    return found
+
+
+def _strip_regions(text: str, replacement: str, where: str, code: bool) -> str:
+    """Replace every marked region in text; code stubs keep the BEGIN line's indentation."""
+    lines = text.split("\n")
+    out: list[str] = []
+    last = 0
+    for start, end in _regions(text, where):
+        out.extend(lines[last:start])
+        line = lines[start]
+        indent = line[: len(line) - len(line.lstrip())] if code else ""
+        out.append(indent + replacement)
+        last = end + 1
+    out.extend(lines[last:])
     return "\n".join(out)
+
+
+def is_marked(cell: dict[str, Any]) -> bool:
+    """True when a cell holds solution markers."""
+    text = _source(cell)
+    return BEGIN in text or END in text
+
+
+def _tags(cell: dict[str, Any]) -> list[str]:
+    """The cell's tags (a list that may be empty)."""
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def _set_tags(cell: dict[str, Any], tags: list[str]) -> None:
+    """Store tags on a cell, dropping the key when there are none."""
+    meta = cell.setdefault("metadata", {})
+    if tags:
+        meta["tags"] = tags
+    else:
+        meta.pop("tags", None)
+
+
+def colab_url(repo_url: str, branch: str, path: str) -> str:
+    """The Colab address of a notebook at path in a GitHub repository's branch."""
+    return f"{COLAB}/{repo_url.removeprefix('https://github.com/').strip('/')}/blob/{branch}/{path}"
+
+
+def links_cell(repo_url: str, branch: str, student: str, source: str) -> dict[str, Any]:
+    """The markdown cell with the two Colab links of a notebook with exercises."""
+    text = (
+        "<!-- Made by `python -m utils.assignments` from _config.yml: do not edit. -->\n"
+        f'<a class="colab-link" href="{colab_url(repo_url, branch, student)}">'
+        "&#9654; Do the exercises in Colab</a>&nbsp;&nbsp;\n"
+        f'<a class="colab-link colab-link-solutions" href="{colab_url(repo_url, branch, source)}">'
+        "With solutions in Colab</a>"
+    )
+    return {"cell_type": "markdown", "id": LINKS_TAG, "metadata": {"tags": [LINKS_TAG]}, "source": text}
+
+
+def prepare_source(nb: dict[str, Any], links: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
+    """Return the source as stored: solution cells tagged hide-input, the links cell right after the title."""
+    out = copy.deepcopy(nb)
+    cells = [c for c in out["cells"] if LINKS_TAG not in _tags(c)]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        _regions(_source(cell), f"{name}, cell {i}")
+        tags = _tags(cell)
+        if is_marked(cell) and SOLUTION_TAG not in tags:
+            _set_tags(cell, [*tags, SOLUTION_TAG])
+    if not cells or cells[0]["cell_type"] != "markdown" or not _source(cells[0]).startswith("# "):
+        raise AssignmentError(f"{name}: the first cell must be the markdown title, a line starting with '# '.")
+    title, _, rest = _source(cells[0]).partition("\n")
+    if rest.strip():  # the links go right under the title line: the introduction becomes a cell of its own
+        intro = {**copy.deepcopy(cells[0]), "id": f"{cells[0].get('id', 'title')}-intro", "source": rest.lstrip("\n")}
+        cells = [{**cells[0], "source": title}, intro, *cells[1:]]
+    out["cells"] = [cells[0], copy.deepcopy(links), *cells[1:]]
+    return out
 
 
 def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
@@ -75,7 +155,7 @@ def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[st
     for i, cell in enumerate(student["cells"]):
         text = _source(cell)
         where = f"{name}, cell {i}"
-        marked = BEGIN in text or END in text
+        marked = is_marked(cell)
         if cell["cell_type"] == "markdown":
             if marked:
                 text = _strip_regions(text, ANSWER_PROMPT, where, code=False)
@@ -86,6 +166,7 @@ def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[st
             if marked:
                 stub = f"raise NotImplementedError({f'{exercise}: write your code here'!r})"
                 text = _strip_regions(text, stub, where, code=True)
+                _set_tags(cell, [t for t in _tags(cell) if t != SOLUTION_TAG])  # the student's own code shows
             cell["outputs"] = []
             cell["execution_count"] = None
         elif marked:
@@ -95,8 +176,30 @@ def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[st
     return student
 
 
+def fill_stubs(student: dict[str, Any], source: dict[str, Any]) -> list[str]:
+    """The student copy's code cells with every stub replaced by the source's solution region, in order."""
+    filled = []
+    src_cells = [c for c in source["cells"] if c["cell_type"] == "code"]
+    stu_cells = [c for c in student["cells"] if c["cell_type"] == "code"]
+    if len(src_cells) != len(stu_cells):
+        raise AssignmentError(f"the student copy has {len(stu_cells)} code cells, its source {len(src_cells)}.")
+    for stu, src in zip(stu_cells, src_cells, strict=True):
+        src_lines = _source(src).split("\n")
+        regions = [src_lines[a : b + 1] for a, b in _regions(_source(src), "source")]
+        out: list[str] = []
+        for line in _source(stu).split("\n"):
+            if _STUB.match(line):
+                if not regions:
+                    raise AssignmentError(f"a stub with no solution region in its source: {line.strip()}")
+                out.extend(regions.pop(0))
+            else:
+                out.append(line)
+        filled.append("\n".join(out))
+    return filled
+
+
 def student_path(source: Path) -> Path:
-    """labs/solutions/NN_topic.ipynb -> labs/NN_topic.ipynb."""
+    """lectures/solutions/NN_topic.ipynb -> lectures/NN_topic.ipynb (and the same for labs)."""
     return source.parent.parent / source.name
 
 
@@ -105,40 +208,61 @@ def render(nb: dict[str, Any]) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def build(source: Path) -> str:
-    """The text of the student copy made from one solution source."""
-    nb = json.loads(source.read_text(encoding="utf-8"))
-    return render(make_student_notebook(nb, source.name))
+def repository(root: Path) -> tuple[str, str]:
+    """The (url, branch) of `repository` in root/_config.yml."""
+    import yaml  # a build tool: imported here, so that `utils` imports without it
+
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    repo = config.get("repository") or {}
+    if not repo.get("url"):
+        raise AssignmentError(f"{root / '_config.yml'} names no repository.url: the Colab links need it.")
+    return repo["url"], str(repo.get("branch", "main"))
+
+
+def build(source: Path, root: Path = REPO_ROOT) -> tuple[str, str]:
+    """The texts of the prepared source and of its student copy."""
+    url, branch = repository(root)
+    rel = source.resolve().relative_to(root.resolve()).as_posix()
+    links = links_cell(url, branch, student_path(Path(rel)).as_posix(), rel)
+    nb = prepare_source(json.loads(source.read_text(encoding="utf-8")), links, source.name)
+    return render(nb), render(make_student_notebook(nb, source.name))
+
+
+def sources(root: Path = REPO_ROOT) -> list[Path]:
+    """Every solution source under root."""
+    return sorted(p for folder in SOURCE_DIRS for p in (root / folder).glob("*.ipynb"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write (or with --check, verify) every student copy; return the exit status."""
+    """Write (or with --check, verify) every source and student copy; return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m utils.assignments", description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="fail when a student copy differs from its source")
-    parser.add_argument("--sources", type=Path, default=SOURCES, help="folder of solution notebooks")
+    parser.add_argument("--check", action="store_true", help="fail when a source or a student copy is out of date")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the book's folder (with _config.yml)")
+    parser.add_argument("paths", nargs="*", type=Path, help="only these solution sources (default: all)")
     args = parser.parse_args(argv)
-    sources = sorted(args.sources.glob("*.ipynb"))
+    root = args.root.resolve()
+    found = [p.resolve() for p in args.paths] or sources(root)
     stale = []
-    for src in sources:
+    for src in found:
         try:
-            text = build(src)
+            source_text, student_text = build(src, root)
         except AssignmentError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        dst = student_path(src)
-        current = dst.read_text(encoding="utf-8") if dst.exists() else None
-        if args.check:
-            if current != text:
-                stale.append(dst)
-        elif current != text:
-            dst.write_text(text, encoding="utf-8")
-            print(f"wrote {dst.relative_to(dst.parent.parent)}")
+        for path, text in ((src, source_text), (student_path(src), student_text)):
+            current = path.read_text(encoding="utf-8") if path.exists() else None
+            if current == text:
+                continue
+            if args.check:
+                stale.append(path.relative_to(root).as_posix())
+            else:
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path.relative_to(root).as_posix()}")
     if args.check and stale:
-        names = ", ".join(str(p.name) for p in stale)
-        print(f"Student copies out of date: {names}. Run `python -m utils.assignments` to regenerate them.", file=sys.stderr)
+        print(f"Out of date: {', '.join(stale)}. Run `python -m utils.assignments` to regenerate them.", file=sys.stderr)
         return 1
     if args.check:
-        print(f"{len(sources)} student copies up to date.")
+        print(f"{len(found)} sources and their student copies up to date.")
     return 0
 
 

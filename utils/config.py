@@ -33,6 +33,18 @@ def pick(full: T, fast: T) -> T:
     return fast if fast_mode() else full
 
 
+def fast_note(text: str) -> None:
+    """In fast mode only, show text as a visible note: this short run cannot show what the page describes."""
+    if not fast_mode():
+        return
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # plain Python: print it
+        print(f"Fast mode: {text}")
+        return
+    display(Markdown(f"> **Fast mode.** {text}"))
+
+
 def get_device() -> torch.device:
     """Pick CUDA, then Apple MPS, then CPU; GENAI_DEVICE overrides the choice."""
     wanted = os.environ.get("GENAI_DEVICE", "").strip().lower()
@@ -64,6 +76,14 @@ def data_root() -> Path:
 def artifacts_root() -> Path:
     """Folder where labs save models and samples: GENAI_ARTIFACTS, or artifacts/ at the repository root."""
     return Path(os.environ.get("GENAI_ARTIFACTS") or REPO_ROOT / "artifacts").expanduser().resolve()
+
+
+def shown_path(path: Path, variable: str) -> str:
+    """A folder as a page may show it: relative to the repository, else named by its variable (no machine paths)."""
+    path = Path(path).resolve()
+    if path.is_relative_to(REPO_ROOT):
+        return f"{path.relative_to(REPO_ROOT).as_posix()}/ (in the repository)"
+    return f"${variable} (a folder outside the repository)"
 
 
 def describe() -> str:

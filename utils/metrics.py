@@ -7,7 +7,6 @@ Precision/recall: k-nearest-neighbour manifolds in feature space (Kynkaanniemi e
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -170,9 +169,3 @@ def format_metrics(m: dict[str, object]) -> str:
         f"digits present {m['digits_present']}/10 (min {m['min_fraction']:.1%}) | "
         f"KL to uniform {m['kl_to_uniform']:.3f} | confidence {m['confidence']:.3f}"
     )
-
-
-def entropy_bits(p: torch.Tensor) -> float:
-    """Entropy in bits of a probability vector (handy for class histograms)."""
-    p = p[p > 0].double()
-    return float(-(p * p.log()).sum() / math.log(2))

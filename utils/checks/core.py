@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
+
+NOT_DONE = "not done yet: replace the `raise NotImplementedError(...)` line with your code, then run this check again."
 
 
 @dataclass(frozen=True)
@@ -45,17 +50,58 @@ def verdict(name: str, problem: str | None, success: str = "correct.") -> Verdic
     return v
 
 
-def run_check(name: str, body: Callable[[], str | None], success: str = "correct.") -> Verdict:
-    """Run a check body that returns a problem (or None), turning any exception into a one-line verdict."""
-    try:
-        problem = body()
-    except StudentError as err:
-        problem = str(err)
-    except NotImplementedError:
-        problem = "not implemented yet: replace the `raise NotImplementedError(...)` line with your code."
-    except Exception as err:  # a crash inside the student's code
-        problem = f"your code raised {type(err).__name__}: {err}".strip()
+def run_check(name: str, body: Callable[[], None], success: str | Callable[[], str] = "correct.") -> Verdict:
+    """Run a check body that raises StudentError on a problem; its random draws never touch the notebook's.
+
+    success is the message of a pass, or a function that makes it from what the body found.
+    """
+    result = None
+    with preserved_random_state():
+        try:
+            result = body()
+            problem = None
+        except StudentError as err:
+            problem = str(err)
+        except NotImplementedError:
+            problem = NOT_DONE
+        except Exception as err:  # a crash inside the student's code
+            problem = f"your code raised {type(err).__name__}: {err}".strip()
+    if result is not None:
+        raise TypeError(f"the body of check {name!r} returned {result!r}: a check body raises StudentError instead.")
+    if problem is None and callable(success):
+        success = success()
     return verdict(name, problem, success)
+
+
+@contextmanager
+def preserved_random_state() -> Iterator[None]:
+    """Run a block and put Python's, NumPy's and torch's random states (CPU and CUDA) back afterwards."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+class ExercisesNotFinished(Exception):
+    """Raised by require_passed: shown in a notebook as one line, without a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback."""
+        return [f"ExercisesNotFinished: {self}"]
+
+
+def require_passed(*verdicts: Verdict) -> None:
+    """Stop a cell that uses the answers of earlier exercises, naming those whose checks have not passed."""
+    failed = [v.name for v in verdicts if not v]
+    if failed:
+        raise ExercisesNotFinished(
+            f"this cell uses your answers, but these checks have not passed yet: {', '.join(failed)}. "
+            "Finish those exercises above (each check must print [PASS]), then run this cell again."
+        )
 
 
 def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -22,17 +22,16 @@ from utils.checks.core import (
     require_tensor,
     run_check,
 )
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 IMAGE_SHAPE = (1, 28, 28)
 MIN_PARAMS, MAX_PARAMS = 10_000, 20_000_000
+GENERATOR_BUDGET = 1_500_000  # the contract of exercise 1: at most this many parameters
+_bce = F.binary_cross_entropy_with_logits
 _PROBABILITY_HINT = (
     "the inputs are logits (any real number), not probabilities: use F.binary_cross_entropy_with_logits "
     "(or F.logsigmoid), not F.binary_cross_entropy or torch.log"
 )
-
-
-class ExercisesNotFinished(RuntimeError):
-    """Raised by require_passed when a cell needs exercises whose checks have not passed."""
 
 
 def _count_params(model: nn.Module) -> int:
@@ -55,14 +54,21 @@ def _build(make: Callable[[], Any], what: str) -> nn.Module:
     return model
 
 
-def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16) -> Verdict:
-    """Generator() maps noise [B, z_dim] to images [B, 1, 28, 28] in [0, 1] that depend on the noise."""
+def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16, max_params: int = GENERATOR_BUDGET) -> Verdict:
+    """Generator() keeps the contract: noise [B, z_dim] -> images [B, 1, 28, 28] in [0, 1], within max_params."""
+    n_params = []
 
-    def body() -> str | None:
-        torch.manual_seed(0)
+    def body() -> None:
         G = _build(make, "Generator")
+        n_params.append(_count_params(G))
+        if n_params[0] > max_params:
+            raise StudentError(
+                f"Generator() has {n_params[0]:,} parameters, over the budget of {max_params:,}: training time grows "
+                "with the size; use fewer channels or layers."
+            )
         G.train()
-        z = torch.randn(batch, z_dim)
+        g = torch.Generator().manual_seed(0)
+        z = torch.randn(batch, z_dim, generator=g)
         x = require_tensor(call(G, z), "Generator(z)")
         if tuple(x.shape) == (batch, 784):
             raise StudentError(f"output has shape [{batch}, 784]: reshape it to [B, 1, 28, 28] with x.view(-1, 1, 28, 28).")
@@ -72,8 +78,7 @@ def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16) -> Ver
         if lo < 0 or hi > 1:
             if lo >= -1 and hi <= 1:
                 raise StudentError(
-                    f"outputs lie in [{lo:.2f}, {hi:.2f}]: a tanh gives [-1, 1], but images here are in [0, 1]; "
-                    "end with nn.Sigmoid()."
+                    f"outputs lie in [{lo:.2f}, {hi:.2f}]: a tanh gives [-1, 1], but images here are in [0, 1]; end with nn.Sigmoid()."
                 )
             raise StudentError(f"outputs lie in [{lo:.2f}, {hi:.2f}], but pixels must be in [0, 1]: end with nn.Sigmoid().")
         if (x[0] - x[1:]).abs().max().item() < 1e-6:
@@ -84,12 +89,15 @@ def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16) -> Ver
         require_param_grads(G, "the generator")
         G.eval()
         with torch.no_grad():
-            one = require_tensor(call(G, torch.randn(1, z_dim)), "Generator(z) in eval mode")
+            one = require_tensor(call(G, torch.randn(1, z_dim, generator=g)), "Generator(z) in eval mode")
         if tuple(one.shape) != (1, *IMAGE_SHAPE):
             raise StudentError(f"in eval mode, one z gives shape {list(one.shape)}, expected [1, 1, 28, 28].")
-        return None
 
-    return run_check("generator", body, "correct: noise [B, z_dim] -> images [B, 1, 28, 28] in [0, 1].")
+    def success() -> str:
+        """The pass message, with the parameter count."""
+        return f"keeps the contract: noise -> images [B, 1, 28, 28] in [0, 1], {n_params[0]:,} parameters (budget {max_params:,})."
+
+    return run_check("generator", body, success)
 
 
 def _ends_with_sigmoid(D: nn.Module, x: torch.Tensor) -> bool:
@@ -114,11 +122,10 @@ def _ends_with_sigmoid(D: nn.Module, x: torch.Tensor) -> bool:
 def check_discriminator(make: Callable[[], Any], batch: int = 16) -> Verdict:
     """Discriminator() maps images [B, 1, 28, 28] to one logit (raw score) per image, shape [B, 1]."""
 
-    def body() -> str | None:
-        torch.manual_seed(0)
+    def body() -> None:
         D = _build(make, "Discriminator")
         D.train()
-        x = torch.rand(batch, *IMAGE_SHAPE, requires_grad=True)
+        x = torch.rand(batch, *IMAGE_SHAPE, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
         out = require_tensor(call(D, x), "Discriminator(x)")
         if tuple(out.shape) == (batch,):
             raise StudentError(f"output has shape [{batch}]: keep one column, shape [B, 1] (no .squeeze()).")
@@ -135,7 +142,6 @@ def check_discriminator(make: Callable[[], Any], batch: int = 16) -> Verdict:
         require_param_grads(D, "the discriminator")
         if x.grad is None or x.grad.abs().sum().item() == 0:
             raise StudentError("the output does not depend on the input images (no gradient reaches x).")
-        return None
 
     return run_check("discriminator", body, "correct: images [B, 1, 28, 28] -> logits [B, 1].")
 
@@ -151,8 +157,6 @@ def _ref_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-
-
 def _logits(seed: int, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     """Two batches of test logits [n, 1] with both signs, requiring gradients."""
     g = torch.Generator().manual_seed(seed)
@@ -164,20 +168,19 @@ def _logits(seed: int, n: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
 def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
     """fn(real_logits, fake_logits, real_label=1.0) equals BCE(real, real_label) + BCE(fake, 0), batch means."""
 
-    def body() -> str | None:
+    def body() -> None:
         real, fake = _logits(1)
         n = real.shape[0]
         with torch.no_grad():
             ref = _ref_d_loss(real, fake)
             wrong = {
                 "the labels are swapped: real images get target 1 and fakes target 0": _ref_d_loss(fake, real),
-                "only the real term is there: add the fake term, BCE(fake_logits, 0) = -log(1 - D(G(z)))":
-                    F.binary_cross_entropy_with_logits(real, torch.ones_like(real)),
-                "only the fake term is there: add the real term, BCE(real_logits, 1) = -log D(x)":
-                    F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+                "only the real term is there: add the fake term, BCE(fake_logits, 0) = -log(1 - D(G(z)))": _bce(
+                    real, torch.ones_like(real)
+                ),
+                "only the fake term is there: add the real term, BCE(real_logits, 1) = -log D(x)": _bce(fake, torch.zeros_like(fake)),
                 "use the mean over the batch, not the sum": ref * n,
-                "this is half the expected value: the D loss is the sum of the real and fake terms (no division by 2)":
-                    ref / 2,
+                "this is half the expected value: the D loss is the sum of the real and fake terms (no division by 2)": ref / 2,
             }
         value = call_loss_on_logits(fn, "discriminator_loss(real_logits, fake_logits)", _PROBABILITY_HINT, real, fake)
         if not is_close(value, ref):
@@ -191,7 +194,8 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
         with torch.no_grad():
             ref_smooth = _ref_d_loss(real2, fake2, 0.9)
             two_sided = F.binary_cross_entropy_with_logits(real2, torch.full_like(real2, 0.9)) + (
-                F.binary_cross_entropy_with_logits(fake2, torch.full_like(fake2, 0.1)))
+                F.binary_cross_entropy_with_logits(fake2, torch.full_like(fake2, 0.1))
+            )
         smooth = call_loss_on_logits(fn, "discriminator_loss(..., real_label=0.9)", _PROBABILITY_HINT, real2, fake2, real_label=0.9)
         if not is_close(smooth, ref_smooth):
             if is_close(smooth, _ref_d_loss(real2, fake2)):
@@ -199,7 +203,6 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
             if is_close(smooth, two_sided):
                 raise StudentError("label smoothing is one-sided: only the real targets become real_label; fakes keep 0.")
             raise StudentError(f"with real_label=0.9 the value is {smooth.item():.4f}, expected {ref_smooth.item():.4f}.")
-        return None
 
     return run_check("discriminator_loss", body, "correct: BCE(real, real_label) + BCE(fake, 0).")
 
@@ -207,7 +210,7 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
 def check_generator_loss(fn: Callable[..., Any]) -> Verdict:
     """fn(fake_logits) is the non-saturating loss mean(-log D(G(z))) = BCE(fake_logits, 1)."""
 
-    def body() -> str | None:
+    def body() -> None:
         _, fake = _logits(3)
         n = fake.shape[0]
         with torch.no_grad():
@@ -216,8 +219,9 @@ def check_generator_loss(fn: Callable[..., Any]) -> Verdict:
             wrong = {
                 "this is the saturating loss log(1 - D(G(z))), whose gradient vanishes when D rejects the fakes; "
                 "use the non-saturating loss -log D(G(z))": saturating,
-                "the target is 0 (fakes labelled fake): G wants D to call its fakes real, so the target is 1":
-                    F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)),
+                "the target is 0 (fakes labelled fake): G wants D to call its fakes real, so the target is 1": _bce(
+                    fake, torch.zeros_like(fake)
+                ),
                 "the sign is flipped: minimise -log D(G(z)), a positive number": -ref,
                 "use the mean over the batch, not the sum": ref * n,
             }
@@ -226,7 +230,6 @@ def check_generator_loss(fn: Callable[..., Any]) -> Verdict:
             name_mistake(value, wrong)
             raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = mean of -log sigmoid(fake_logits).")
         require_grad_flow(value, [fake])
-        return None
 
     return run_check("generator_loss", body, "correct: the non-saturating loss -log D(G(z)).")
 
@@ -249,8 +252,16 @@ def _tiny_models(z_dim: int) -> tuple[nn.Module, nn.Module]:
 
 
 def _reference_step(
-    G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-    x: torch.Tensor, z: torch.Tensor, real_label: float, zero_d: bool = True, zero_g: bool = True, g_first: bool = False,
+    G: nn.Module,
+    D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    x: torch.Tensor,
+    z: torch.Tensor,
+    real_label: float,
+    zero_d: bool = True,
+    zero_g: bool = True,
+    g_first: bool = False,
 ) -> dict[str, float]:
     """One reference step (and, through the flags, its usual mistakes)."""
 
@@ -272,8 +283,12 @@ def _reference_step(
     opt_D.step()
     if not g_first:
         g_loss = g_step()
-    return {"d_loss": d_loss.item(), "g_loss": float(g_loss), "d_real": torch.sigmoid(real_logits).mean().item(),
-            "d_fake": torch.sigmoid(fake_logits).mean().item()}
+    return {
+        "d_loss": d_loss.item(),
+        "g_loss": float(g_loss),
+        "d_real": torch.sigmoid(real_logits).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits).mean().item(),
+    }
 
 
 def _setup(z_dim: int, lr: float = 0.05) -> tuple[nn.Module, nn.Module, torch.optim.Optimizer, torch.optim.Optimizer]:
@@ -297,7 +312,7 @@ def _unchanged(a: nn.Module, b: nn.Module) -> bool:
 def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int = 8, batch: int = 8) -> Verdict:
     """fn(G, D, opt_G, opt_D, x, z) does one D step on detached fakes, then one non-saturating G step."""
 
-    def body() -> str | None:
+    def body() -> None:
         g = torch.Generator().manual_seed(4)
         x = torch.rand(batch, *IMAGE_SHAPE, generator=g)
         z = torch.randn(batch, z_dim, generator=g)
@@ -328,8 +343,7 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
             raise StudentError(f"the returned dict lacks {', '.join(missing)} (keys: d_loss, g_loss, d_real, d_fake).")
         if backward_passes[0] > 1:
             raise StudentError(
-                "gradients reached the generator during the D step: detach the fakes there, D(fake.detach()), "
-                "so only the G step trains G."
+                "gradients reached the generator during the D step: detach the fakes there, D(fake.detach()), so only the G step trains G."
             )
         if _unchanged(D, D0):
             raise StudentError("D's weights did not change: call opt_D.step() after d_loss.backward().")
@@ -363,16 +377,5 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
             if not is_close(value, ref[key], rtol=1e-4, atol=1e-5):
                 hint = " (a probability: the mean of sigmoid(logits))" if key in ("d_real", "d_fake") else ""
                 raise StudentError(f"out['{key}'] is {value:.4f}, expected {ref[key]:.4f}{hint}.")
-        return None
 
     return run_check("train_step", body, "correct: a D step on detached fakes, then a non-saturating G step.")
-
-
-def require_passed(*verdicts: Verdict) -> None:
-    """Stop the notebook with a clear message unless every given check passed."""
-    failed = [v.name for v in verdicts if not v]
-    if failed:
-        raise ExercisesNotFinished(
-            f"This cell uses your answers, but these checks have not passed yet: {', '.join(failed)}. "
-            "Finish those exercises above (each check must print [PASS]), then run this cell again."
-        )

@@ -7,14 +7,14 @@
     vae_lab.check_vae_loss(vae_loss)
     vae_lab.check_train_step(train_step)
 
-Each check builds its own inputs (small sizes, fixed seeds), compares the student's answer with a
-reference computed here, and names the usual mistakes.
+Each check builds its own inputs (small sizes, local generators with fixed seeds), compares the student's
+answer with a reference computed here, and names the usual mistakes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.nn.functional as F
@@ -32,14 +32,11 @@ from utils.checks.core import (
     require_tensor,
     run_check,
 )
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 X_DIM = 784
-
-
-def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdict:
-    """run_check with the global CPU random state saved and restored, so a check never shifts a notebook's seed."""
-    with torch.random.fork_rng(devices=[]):
-        return run_check(name, body, success)
+LAB_SIZE = (20, 512, X_DIM)  # the decoder the lab trains: Decoder(z_dim, hidden, x_dim)
+DECODER_BUDGET = 1_500_000  # the contract of exercise 3: at most this many parameters at LAB_SIZE
 
 
 def _images(n: int, seed: int) -> torch.Tensor:
@@ -91,31 +88,29 @@ def _encode(encoder: nn.Module, x: torch.Tensor, z_dim: int) -> tuple[torch.Tens
 def check_encoder(Encoder: Any) -> Verdict:  # noqa: N803 (the student's class)
     """Check Encoder(x_dim, hidden, z_dim): images [B, 1, 28, 28] -> (mu [B, z_dim], logvar [B, z_dim])."""
 
-    def body() -> str | None:
+    def body() -> None:
         z_dim, b = 5, 32
-        torch.manual_seed(0)
         encoder = _build(Encoder, X_DIM, 64, z_dim)
         x = _images(b, 1)
         mu, logvar = _encode(encoder, x, z_dim)
         if mu.data_ptr() == logvar.data_ptr() or is_close(mu, logvar):
-            return "mu and logvar are equal: they need separate outputs (two heads, or one 2*z_dim output split in halves)."
+            raise StudentError("mu and logvar are equal: they need separate outputs (two heads, or one 2*z_dim output split in halves).")
         if is_close(mu[0], mu[1]) and is_close(logvar[0], logvar[1]):
-            return "every image gets the same (mu, logvar): does the encoder use its input x?"
+            raise StudentError("every image gets the same (mu, logvar): does the encoder use its input x?")
         if (logvar >= 0).all():
-            return (
+            raise StudentError(
                 "every logvar is >= 0: logvar is a log-variance and must be free to go negative; do not end with a ReLU, softplus or exp."
             )
         if (mu >= 0).all():
-            return "every mu is >= 0: mu must be free to take any sign; the last layer should be linear (no ReLU)."
+            raise StudentError("every mu is >= 0: mu must be free to take any sign; the last layer should be linear (no ReLU).")
         x2 = _images(b, 2)
         if _is_affine(lambda t: torch.cat(_encode(encoder, t, z_dim), dim=1), x, x2):
-            return "the encoder is linear in x: add a hidden layer with a nonlinearity (nn.ReLU) before the output."
+            raise StudentError("the encoder is linear in x: add a hidden layer with a nonlinearity (nn.ReLU) before the output.")
         encoder.zero_grad()
         (mu.sum() + logvar.sum()).backward()
         require_param_grads(encoder, "the encoder")
-        return None
 
-    return _isolated("encoder", body, "returns mu and logvar of shape [B, z_dim] from a nonlinear network.")
+    return run_check("encoder", body, "returns mu and logvar of shape [B, z_dim] from a nonlinear network.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,68 +125,64 @@ def _reparam_inputs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return mu, logvar
 
 
-def _reparam_stats_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str | None:
-    """Judge z from its sample mean and standard deviation per column (for noise drawn another way)."""
+def _require_reparam_stats(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    """Stop unless z has the right sample mean and standard deviation per column (for noise drawn another way)."""
     mean, std = z.mean(0), z.std(0)
     mu0, lv0 = mu[0], logvar[0]
     if is_close(z, z[:1].expand_as(z), atol=1e-6):
-        return "every row of z is the same: draw one eps per element, e.g. torch.randn_like(mu)."
+        raise StudentError("every row of z is the same: draw one eps per element, e.g. torch.randn_like(mu).")
     sigma0 = (0.5 * lv0).exp()
     if is_close(mean, mu0 + 0.5 * sigma0, rtol=0, atol=0.08):
-        return "eps should be standard normal (torch.randn_like), not uniform (torch.rand_like)."
+        raise StudentError("eps should be standard normal (torch.randn_like), not uniform (torch.rand_like).")
     if not is_close(mean, mu0, rtol=0, atol=0.08):
-        return f"the sample mean of z is {[round(v, 2) for v in mean.tolist()]}, expected mu = {mu0.tolist()}."
+        raise StudentError(f"the sample mean of z is {[round(v, 2) for v in mean.tolist()]}, expected mu = {mu0.tolist()}.")
     if is_close(std, lv0.abs(), rtol=0.06, atol=0.03):
-        return "you used logvar as the standard deviation: sigma = exp(0.5 * logvar)."
+        raise StudentError("you used logvar as the standard deviation: sigma = exp(0.5 * logvar).")
     if is_close(std, lv0.exp(), rtol=0.06, atol=0.03):
-        return "you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar)."
+        raise StudentError("you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).")
     if not is_close(std, sigma0, rtol=0.06, atol=0.03):
-        return (
+        raise StudentError(
             f"the sample standard deviation of z is {[round(v, 2) for v in std.tolist()]}, "
             f"expected exp(0.5 * logvar) = {[round(v, 2) for v in sigma0.tolist()]}."
         )
-    return None
 
 
 def check_reparameterise(reparameterise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
     """Check reparameterise(mu, logvar) -> z = mu + exp(0.5 * logvar) * eps with fresh eps ~ N(0, I)."""
 
-    def body() -> str | None:
+    def body() -> None:
         n = 20_000
         mu, logvar = _reparam_inputs(n)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(7)
-            z = require_tensor(call(reparameterise, mu, logvar), "z")
-            torch.manual_seed(7)
-            eps = torch.randn_like(mu)
+        state = torch.get_rng_state()  # replay the student's draw; run_check puts the notebook's state back
+        z = require_tensor(call(reparameterise, mu, logvar), "z")
+        torch.set_rng_state(state)
+        eps = torch.randn_like(mu)
         require_shape(z, (n, 3), "z")
         z_d = z.detach().double()
         ref = (mu + (0.5 * logvar).exp() * eps).detach()
         if not is_close(z_d, ref, rtol=1e-4, atol=1e-5):
             mistake = reparameterisation_mistake(z_d, mu.detach(), logvar.detach(), eps)
-            if mistake is None:  # the noise was drawn another way: judge the distribution instead
-                mistake = _reparam_stats_mistake(z_d, mu.detach(), logvar.detach())
             if mistake is not None:
-                return mistake
+                raise StudentError(mistake)
+            _require_reparam_stats(z_d, mu.detach(), logvar.detach())  # the noise was drawn another way: judge its distribution
         z2 = call(reparameterise, mu, logvar)
         if is_close(z2, z):
-            return "two calls give the same z: draw new noise eps on every call (torch.randn_like(mu))."
+            raise StudentError("two calls give the same z: draw new noise eps on every call (torch.randn_like(mu)).")
         if not z.requires_grad:
-            return (
+            raise StudentError(
                 "z is detached from mu and logvar, so no gradient reaches the encoder: build z with torch operations "
                 "(no .detach(), .item(), numpy, torch.normal or torch.no_grad())."
             )
         grads = torch.autograd.grad(z[:8].sum(), [mu, logvar], allow_unused=True)
         if grads[0] is None or not is_close(grads[0][:8], torch.ones(8, 3)):
-            return "dz/dmu should be 1 everywhere: is mu detached somewhere?"
+            raise StudentError("dz/dmu should be 1 everywhere: is mu detached somewhere?")
         if grads[1] is None:
-            return "no gradient reaches logvar: is sigma detached from logvar?"
+            raise StudentError("no gradient reaches logvar: is sigma detached from logvar?")
         expected = 0.5 * (z[:8] - mu[:8]).detach()  # d/dlogvar of mu + exp(0.5 logvar) eps = 0.5 * sigma * eps
         if not is_close(grads[1][:8], expected, rtol=1e-3, atol=1e-5):
-            return "dz/dlogvar should be 0.5 * sigma * eps: compute sigma as torch.exp(0.5 * logvar)."
-        return None
+            raise StudentError("dz/dlogvar should be 0.5 * sigma * eps: compute sigma as torch.exp(0.5 * logvar).")
 
-    return _isolated("reparameterise", body, "z = mu + exp(0.5 * logvar) * eps with fresh noise, and gradients reach mu and logvar.")
+    return run_check("reparameterise", body, "z = mu + exp(0.5 * logvar) * eps with fresh noise, and gradients reach mu and logvar.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,37 +190,49 @@ def check_reparameterise(reparameterise: Callable[[torch.Tensor, torch.Tensor], 
 # --------------------------------------------------------------------------------------------------
 
 
-def check_decoder(Decoder: Any) -> Verdict:  # noqa: N803 (the student's class)
-    """Check Decoder(z_dim, hidden, x_dim): z [B, z_dim] -> logits [B, 1, 28, 28] (no sigmoid)."""
+def check_decoder(Decoder: Any, max_params: int = DECODER_BUDGET) -> Verdict:  # noqa: N803 (the student's class)
+    """Check the contract of Decoder(z_dim, hidden, x_dim): z [B, z_dim] -> logits [B, 1, 28, 28], within max_params."""
+    n_params = []
 
-    def body() -> str | None:
+    def body() -> None:
+        n_params.append(sum(p.numel() for p in _build(Decoder, *LAB_SIZE).parameters() if p.requires_grad))
+        if n_params[0] > max_params:
+            raise StudentError(
+                f"Decoder{LAB_SIZE} has {n_params[0]:,} parameters, over the budget of {max_params:,}: "
+                "training time grows with the size; use fewer or narrower layers."
+            )
         z_dim, b = 5, 32
-        torch.manual_seed(0)
         decoder = _build(Decoder, z_dim, 64, X_DIM)
         g = torch.Generator().manual_seed(3)
         z = torch.randn(b, z_dim, generator=g)
         logits = require_tensor(call(decoder, z), "the decoder's output")
         if tuple(logits.shape) == (b, X_DIM):
-            return f"the output has shape {[b, X_DIM]}: reshape it to images, x_logits.view(-1, 1, 28, 28)."
+            raise StudentError(f"the output has shape {[b, X_DIM]}: reshape it to images, x_logits.view(-1, 1, 28, 28).")
         require_shape(logits, (b, 1, 28, 28), "the decoder's output")
         if is_close(logits[0], logits[1]):
-            return "every z gives the same image: does the decoder use its input z?"
+            raise StudentError("every z gives the same image: does the decoder use its input z?")
         if logits.min() >= 0 and logits.max() <= 1:
-            return (
+            raise StudentError(
                 "all outputs lie in [0, 1]: it looks like you applied a sigmoid. Return logits (no sigmoid): the loss "
                 "uses binary_cross_entropy_with_logits, which applies the sigmoid itself; applying it twice is a classic bug."
             )
         if logits.min() >= 0:
-            return "all outputs are >= 0: the last layer must be linear (logits can be negative); remove the final ReLU."
+            raise StudentError("all outputs are >= 0: the last layer must be linear (logits can be negative); remove the final ReLU.")
         z2 = torch.randn(b, z_dim, generator=g)
         if _is_affine(decoder, z, z2):
-            return "the decoder is linear in z: add a hidden layer with a nonlinearity (nn.ReLU) before the output."
+            raise StudentError("the decoder is linear in z: add a hidden layer with a nonlinearity (nn.ReLU) before the output.")
         decoder.zero_grad()
         logits.sum().backward()
         require_param_grads(decoder, "the decoder")
-        return None
 
-    return _isolated("decoder", body, "maps z [B, z_dim] to logits [B, 1, 28, 28] through a nonlinear network.")
+    def success() -> str:
+        """The pass message, with the parameter count."""
+        return (
+            f"keeps the contract: z [B, z_dim] -> logits [B, 1, 28, 28], nonlinear, {n_params[0]:,} parameters at the "
+            f"lab's size (budget {max_params:,})."
+        )
+
+    return run_check("decoder", body, success)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -247,7 +250,7 @@ def _loss_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, t
     return x_logits, x, mu, logvar
 
 
-def reference_vae_loss(
+def _reference_vae_loss(
     x_logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, recon, kl): Bernoulli NLL and KL(q || N(0, I)), each summed per image and averaged over the batch."""
@@ -257,8 +260,8 @@ def reference_vae_loss(
     return recon + beta * kl, recon, kl
 
 
-def _recon_mistake(recon: torch.Tensor, x_logits: torch.Tensor, x: torch.Tensor) -> str:
-    """Name the known mistake behind a wrong reconstruction term."""
+def _reject_recon(recon: torch.Tensor, x_logits: torch.Tensor, x: torch.Tensor) -> NoReturn:
+    """Stop with the known mistake behind a wrong reconstruction term, or else with the expected value."""
     b = x.shape[0]
     ref = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / b
     p = torch.sigmoid(x_logits)
@@ -282,12 +285,14 @@ def _recon_mistake(recon: torch.Tensor, x_logits: torch.Tensor, x: torch.Tensor)
     }
     for message, candidate in candidates.items():
         if is_close(recon, candidate.detach()):
-            return message
-    return f"the reconstruction term is {recon.item():.6g}, expected {ref.item():.6g} (BCE summed per image, averaged over the batch)."
+            raise StudentError(message)
+    raise StudentError(
+        f"the reconstruction term is {recon.item():.6g}, expected {ref.item():.6g} (BCE summed per image, averaged over the batch)."
+    )
 
 
-def _kl_mistake(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str:
-    """Name the known mistake behind a wrong KL term."""
+def _reject_kl(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> NoReturn:
+    """Stop with the known mistake behind a wrong KL term, or else with the expected value."""
     b, d = mu.shape
     per_elem = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
     ref = per_elem.sum() / b
@@ -312,8 +317,10 @@ def _kl_mistake(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> str
     }
     for message, candidate in candidates.items():
         if is_close(kl, candidate.detach()):
-            return message
-    return f"the KL term is {kl.item():.6g}, expected {ref.item():.6g} (summed over latent dimensions, averaged over the batch)."
+            raise StudentError(message)
+    raise StudentError(
+        f"the KL term is {kl.item():.6g}, expected {ref.item():.6g} (summed over latent dimensions, averaged over the batch)."
+    )
 
 
 def _call_loss(vae_loss: Callable[..., Any], *args: Any, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -340,40 +347,41 @@ def _call_loss(vae_loss: Callable[..., Any], *args: Any, beta: float) -> tuple[t
 def check_vae_loss(vae_loss: Callable[..., Any]) -> Verdict:
     """Check vae_loss(x_logits, x, mu, logvar, beta) -> (loss, recon, kl), per-image sums averaged over the batch."""
 
-    def body() -> str | None:
+    def body() -> None:
         x_logits, x, mu, logvar = _loss_inputs(0)
         loss, recon, kl = _call_loss(vae_loss, x_logits, x, mu, logvar, beta=1.0)
-        ref_loss, ref_recon, ref_kl = (t.detach() for t in reference_vae_loss(x_logits, x, mu, logvar))
+        ref_loss, ref_recon, ref_kl = (t.detach() for t in _reference_vae_loss(x_logits, x, mu, logvar))
         if not is_close(recon, ref_recon):
             if is_close(recon, ref_kl) and is_close(kl, ref_recon):
-                return "recon and kl are swapped: return (loss, recon, kl) in that order."
-            return _recon_mistake(recon.detach(), x_logits.detach(), x)
+                raise StudentError("recon and kl are swapped: return (loss, recon, kl) in that order.")
+            _reject_recon(recon.detach(), x_logits.detach(), x)
         if not is_close(kl, ref_kl):
-            return _kl_mistake(kl.detach(), mu.detach(), logvar.detach())
+            _reject_kl(kl.detach(), mu.detach(), logvar.detach())
         if not is_close(loss, ref_loss):
             if is_close(loss, ref_recon):
-                return "the loss is only the reconstruction term: add the KL term, loss = recon + beta * kl."
+                raise StudentError("the loss is only the reconstruction term: add the KL term, loss = recon + beta * kl.")
             if is_close(loss, ref_recon - ref_kl):
-                return "the KL enters the loss with the wrong sign: loss = recon + beta * kl (the negative ELBO)."
+                raise StudentError("the KL enters the loss with the wrong sign: loss = recon + beta * kl (the negative ELBO).")
             if is_close(loss, -ref_loss):
-                return "you returned the ELBO; the loss to minimise is the negative ELBO, recon + beta * kl."
-            return f"loss is {loss.item():.6g}, expected recon + beta * kl = {ref_loss.item():.6g}."
+                raise StudentError("you returned the ELBO; the loss to minimise is the negative ELBO, recon + beta * kl.")
+            raise StudentError(f"loss is {loss.item():.6g}, expected recon + beta * kl = {ref_loss.item():.6g}.")
         loss4, _, _ = _call_loss(vae_loss, x_logits, x, mu, logvar, beta=4.0)
         if not is_close(loss4, ref_recon + 4.0 * ref_kl):
             if is_close(loss4, ref_loss):
-                return "beta is ignored: loss = recon + beta * kl."
-            return f"with beta = 4 the loss is {loss4.item():.6g}, expected recon + 4 * kl = {(ref_recon + 4 * ref_kl).item():.6g}."
+                raise StudentError("beta is ignored: loss = recon + beta * kl.")
+            raise StudentError(
+                f"with beta = 4 the loss is {loss4.item():.6g}, expected recon + 4 * kl = {(ref_recon + 4 * ref_kl).item():.6g}."
+            )
         if not loss.requires_grad:
-            return "the loss is detached from the model's outputs: compute it with torch operations (no .item() or numpy)."
+            raise StudentError("the loss is detached from the model's outputs: compute it with torch operations (no .item() or numpy).")
         grads = torch.autograd.grad(loss, [x_logits, mu, logvar], allow_unused=True)
-        ref_grads = torch.autograd.grad(reference_vae_loss(x_logits, x, mu, logvar)[0], [x_logits, mu, logvar])
+        ref_grads = torch.autograd.grad(_reference_vae_loss(x_logits, x, mu, logvar)[0], [x_logits, mu, logvar])
         names = ("x_logits", "mu", "logvar")
         for name, grad, ref in zip(names, grads, ref_grads, strict=True):
             if grad is None or not is_close(grad, ref):
-                return f"the value is right but the gradient w.r.t. {name} is not: is part of the loss detached?"
-        return None
+                raise StudentError(f"the value is right but the gradient w.r.t. {name} is not: is part of the loss detached?")
 
-    return _isolated("vae_loss", body, "recon (BCE) + beta * KL, summed per image and averaged over the batch.")
+    return run_check("vae_loss", body, "recon (BCE) + beta * KL, summed per image and averaged over the batch.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -384,26 +392,34 @@ def check_vae_loss(vae_loss: Callable[..., Any]) -> Verdict:
 class _TinyVAE(nn.Module):
     """A small VAE with the lab's interface: forward(x) -> (x_logits, mu, logvar)."""
 
-    def __init__(self, hidden: int = 16, z_dim: int = 4) -> None:
-        """Linear-ReLU encoder and decoder."""
+    def __init__(self, noise_seed: int, hidden: int = 16, z_dim: int = 4) -> None:
+        """Linear-ReLU encoder and decoder with fixed weights, and a noise generator of their own."""
         super().__init__()
         self.enc = nn.Sequential(nn.Flatten(), nn.Linear(X_DIM, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
         self.dec = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, X_DIM))
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for layer in self.modules():
+                if isinstance(layer, nn.Linear):
+                    bound = layer.in_features**-0.5
+                    layer.weight.uniform_(-bound, bound, generator=g)
+                    layer.bias.uniform_(-bound, bound, generator=g)
+        self.noise = torch.Generator().manual_seed(noise_seed)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Encode, sample z with the reparameterisation, decode to logits [B, 1, 28, 28]."""
+        """Encode, sample z with the reparameterisation (noise from the model's own generator), decode to logits."""
         mu, logvar = self.enc(x).chunk(2, dim=1)
-        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        eps = torch.randn(mu.shape, generator=self.noise, dtype=mu.dtype)
+        z = mu + (0.5 * logvar).exp() * eps
         return self.dec(z).view(-1, 1, 28, 28), mu, logvar
 
 
 _STALE_GRAD = 0.3  # gradients left over from an earlier step, which zero_grad must clear
 
 
-def _fresh(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer]:
-    """A tiny VAE with fixed weights, an SGD optimiser, and stale gradients on every parameter."""
-    torch.manual_seed(seed)
-    model = _TinyVAE()
+def _fresh(noise_seed: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """A tiny VAE with fixed weights and noise, an SGD optimiser, and stale gradients on every parameter."""
+    model = _TinyVAE(noise_seed)
     for p in model.parameters():
         p.grad = torch.full_like(p, _STALE_GRAD)
     return model, torch.optim.SGD(model.parameters(), lr=0.01)
@@ -411,16 +427,14 @@ def _fresh(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer]:
 
 def _reference_step(x: torch.Tensor, beta: float, seed: int, variant: str = "ok") -> tuple[nn.Module, torch.Tensor]:
     """Parameters after one reference step (or a known-wrong variant of it), and the loss before the step."""
-    model, opt = _fresh()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        if variant != "no_zero_grad":
-            opt.zero_grad()
-        x_logits, mu, logvar = model(x)
-        loss, recon, kl = reference_vae_loss(x_logits, x, mu, logvar, beta)
-        target = {"ascent": -loss, "recon_only": recon, "kl_only": kl}.get(variant, loss)
-        target.backward()
-        opt.step()
+    model, opt = _fresh(seed)
+    if variant != "no_zero_grad":
+        opt.zero_grad()
+    x_logits, mu, logvar = model(x)
+    loss, recon, kl = _reference_vae_loss(x_logits, x, mu, logvar, beta)
+    target = {"ascent": -loss, "recon_only": recon, "kl_only": kl}.get(variant, loss)
+    target.backward()
+    opt.step()
     return model, loss.detach()
 
 
@@ -431,25 +445,23 @@ def _params(model: nn.Module) -> torch.Tensor:
 
 def _student_step(train_step: Callable[..., Any], x: torch.Tensor, beta: float, seed: int) -> tuple[nn.Module, Any]:
     """Run the student's train_step on a fresh tiny VAE with the same noise as the reference."""
-    model, opt = _fresh()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        out = call(train_step, model, opt, x.clone(), beta)
+    model, opt = _fresh(seed)
+    out = call(train_step, model, opt, x.clone(), beta)
     return model, out
 
 
 def check_train_step(train_step: Callable[..., Any]) -> Verdict:
     """Check train_step(model, optimizer, x, beta) -> (loss, recon, kl): zero_grad, forward, loss, backward, step."""
 
-    def body() -> str | None:
+    def body() -> None:
         x, seed = _images(8, 5), 11
-        before = _params(_fresh()[0])
+        before = _params(_fresh(seed)[0])
         model, out = _student_step(train_step, x, 1.0, seed)
         ref_model, ref_loss = _reference_step(x, 1.0, seed)
         after, ref_after = _params(model), _params(ref_model)
         if not is_close(after, ref_after, rtol=1e-4, atol=1e-6):
             if is_close(after, before, rtol=0, atol=0):
-                return (
+                raise StudentError(
                     "the parameters did not change: call loss.backward() and then optimizer.step() "
                     "(and zero the gradients before backward, not between backward and step)."
                 )
@@ -460,26 +472,25 @@ def check_train_step(train_step: Callable[..., Any]) -> Verdict:
                 ("kl_only", "you back-propagated only the KL term: call backward() on the total loss."),
             ):
                 if is_close(after, _params(_reference_step(x, 1.0, seed, variant)[0]), rtol=1e-4, atol=1e-6):
-                    return message
-            return (
+                    raise StudentError(message)
+            raise StudentError(
                 "the parameters after one step differ from the expected ones: the step should be zero_grad, "
                 "x_logits, mu, logvar = model(x), vae_loss(...), backward, step (call model(x) once)."
             )
         if not isinstance(out, (tuple, list)) or len(out) != 3:
-            return "train_step should return the three values (loss, recon, kl) from vae_loss."
+            raise StudentError("train_step should return the three values (loss, recon, kl) from vae_loss.")
         loss = out[0]
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
-            return (
+            raise StudentError(
                 "the returned loss is still attached to the graph: return loss.detach() (or loss.item()), or every "
                 "step's graph stays in memory."
             )
         if not is_close(torch.as_tensor(loss, dtype=torch.float64), ref_loss, rtol=1e-4, atol=1e-5):
-            return f"the returned loss is {float(loss):.6g}, expected the loss before the step, {ref_loss.item():.6g}."
+            raise StudentError(f"the returned loss is {float(loss):.6g}, expected the loss before the step, {ref_loss.item():.6g}.")
         model4, _ = _student_step(train_step, x, 4.0, seed)
         if not is_close(_params(model4), _params(_reference_step(x, 4.0, seed)[0]), rtol=1e-4, atol=1e-6):
             if is_close(_params(model4), ref_after, rtol=1e-4, atol=1e-6):
-                return "train_step ignores beta: pass it on to vae_loss(..., beta=beta)."
-            return "with beta = 4 the update differs from the expected one: pass beta on to vae_loss."
-        return None
+                raise StudentError("train_step ignores beta: pass it on to vae_loss(..., beta=beta).")
+            raise StudentError("with beta = 4 the update differs from the expected one: pass beta on to vae_loss.")
 
-    return _isolated("train_step", body, "zero_grad, forward, loss, backward and step, returning the detached losses.")
+    return run_check("train_step", body, "zero_grad, forward, loss, backward and step, returning the detached losses.")

@@ -1,13 +1,4 @@
-"""Checks for the exercises of lecture 5 (variational autoencoders).
-
-    from utils.checks import lecture5
-    lecture5.check_gaussian_kl_to_standard(gaussian_kl_to_standard)
-    lecture5.check_bernoulli_nll(bernoulli_nll)
-    lecture5.check_vector_quantize(vector_quantize)
-
-Each check builds its own inputs, compares the student's answer with a reference computed here,
-and names the usual mistakes. The global random state is left as it was.
-"""
+"""Checks for Lecture 5 (VAEs): the closed-form KL, the Bernoulli reconstruction term and vector quantisation."""
 
 from __future__ import annotations
 
@@ -17,15 +8,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from utils.checks.core import StudentError, Verdict, call, is_close, require_shape, require_tensor, run_check
-
-
-def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdict:
-    """run_check with the CPU random state saved and restored, so a check never shifts a notebook's seed."""
-    with torch.random.fork_rng(devices=[]):
-        return run_check(name, body, success)
-
-
+from utils.checks.core import (
+    StudentError,
+    Verdict,
+    call,
+    is_close,
+    name_mistake,
+    require_close,
+    require_shape,
+    require_tensor,
+    run_check,
+)
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 
 def _per_example(out: Any, ref: torch.Tensor, what: str, reductions: Sequence[tuple[str, str]], inner: int) -> torch.Tensor:
@@ -48,15 +42,14 @@ def _per_example(out: Any, ref: torch.Tensor, what: str, reductions: Sequence[tu
     return out.detach().to(torch.float64)
 
 
-def _name_mistake(out: torch.Tensor, ref: torch.Tensor, what: str, mistakes: Sequence[tuple[torch.Tensor, str]]) -> str:
-    """The message of the first known mistake that reproduces out, or a generic one."""
-    for wrong, message in mistakes:
-        if is_close(out, wrong):
-            return message
+def _require_match(out: torch.Tensor, ref: torch.Tensor, what: str, wrong: dict[str, torch.Tensor]) -> None:
+    """Stop unless out is close to ref, naming the first known mistake that reproduces out, or a flipped sign."""
+    if is_close(out, ref):
+        return
+    name_mistake(out, wrong)
     if is_close(out, -ref):
-        return f"{what} has the wrong sign: it is a non-negative quantity (a KL or a negative log-likelihood)."
-    worst = (out - ref).abs().max().item()
-    return f"{what} differs from the expected values (largest difference {worst:.3g})."
+        raise StudentError(f"{what} has the wrong sign: it is a non-negative quantity (a KL or a negative log-likelihood).")
+    require_close(out, ref, what)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -78,47 +71,37 @@ def _kl_inputs() -> tuple[torch.Tensor, torch.Tensor]:
     return mu, logvar
 
 
-def check_gaussian_kl_to_standard(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
-    """Check fn(mu [B, D], logvar [B, D]) -> KL(N(mu, diag exp(logvar)) || N(0, I)) per example, shape [B]."""
+def check_gaussian_kl_to_standard(fn: Callable[..., Any]) -> Verdict:
+    """fn(mu [B, D], logvar [B, D]) is KL(N(mu, diag exp(logvar)) || N(0, I)) per example, shape [B]."""
 
-    def body() -> str | None:
+    def body() -> None:
         mu, logvar = _kl_inputs()
         ref = _ref_kl(mu, logvar)
         raw = require_tensor(call(fn, mu.clone(), logvar.clone()), "the KL")
         if raw.shape == ref.shape and torch.isnan(raw).any():
-            return (
+            raise StudentError(
                 "the KL is NaN for negative log-variances: did you take the log of logvar? logvar already is "
                 "log sigma^2; the variance is exp(logvar)."
             )
         kl = _per_example(raw, ref, "the KL", [("sum", "sum over the batch"), ("mean", "mean over the batch")], mu.shape[1])
-        if is_close(kl, ref):
-            return None
         var, d = logvar.exp(), mu.shape[1]
-        return _name_mistake(
-            kl,
-            ref,
-            "the KL",
-            [
-                (2 * ref, "the KL is twice too large: the factor 1/2 in front of the sum is missing."),
-                (ref / d, "the KL is averaged over the latent dimensions: the KL of independent dimensions is their sum."),
-                (0.5 * (mu**2 - 1).sum(1), "you used logvar where the variance belongs: the variance is exp(logvar)."),
-                (
-                    0.5 * (mu**2 + (2 * logvar).exp() - 2 * logvar - 1).sum(1),
-                    "you treated logvar as log sigma (the log standard deviation): it is log sigma^2, so the variance is "
-                    "exp(logvar), not exp(2 * logvar).",
-                ),
-                (0.5 * (var - logvar - 1).sum(1), "the mean term mu^2 is missing."),
-                (0.5 * (mu**2 + var - 1).sum(1), "the -logvar term is missing (it is -log sigma^2)."),
-                (0.5 * (mu**2 + var + logvar - 1).sum(1), "the sign of the logvar term is flipped: it is -log sigma^2."),
-                (
-                    0.5 * (mu**2 + var - logvar).sum(1),
-                    "the constant -1 per latent dimension is missing (the KL of the prior to itself must be 0).",
-                ),
-                (0.5 * (mu**2 + var - logvar + 1).sum(1), "the constant should be -1 per latent dimension, not +1."),
-            ],
-        )
+        wrong = {
+            "the KL is twice too large: the factor 1/2 in front of the sum is missing": 2 * ref,
+            "the KL is averaged over the latent dimensions: the KL of independent dimensions is their sum": ref / d,
+            "you used logvar where the variance belongs: the variance is exp(logvar)": 0.5 * (mu**2 - 1).sum(1),
+            "you treated logvar as log sigma (the log standard deviation): it is log sigma^2, so the variance is "
+            "exp(logvar), not exp(2 * logvar)": 0.5 * (mu**2 + (2 * logvar).exp() - 2 * logvar - 1).sum(1),
+            "the mean term mu^2 is missing": 0.5 * (var - logvar - 1).sum(1),
+            "the -logvar term is missing (it is -log sigma^2)": 0.5 * (mu**2 + var - 1).sum(1),
+            "the sign of the logvar term is flipped: it is -log sigma^2": 0.5 * (mu**2 + var + logvar - 1).sum(1),
+            "the constant -1 per latent dimension is missing (the KL of the prior to itself must be 0)": (
+                0.5 * (mu**2 + var - logvar).sum(1)
+            ),
+            "the constant should be -1 per latent dimension, not +1": 0.5 * (mu**2 + var - logvar + 1).sum(1),
+        }
+        _require_match(kl, ref, "the KL", wrong)
 
-    return _isolated("gaussian_kl_to_standard", body, "correct: 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) per example.")
+    return run_check("gaussian_kl_to_standard", body, "correct: 0.5 * sum(mu^2 + exp(logvar) - logvar - 1) per example.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -140,10 +123,10 @@ def _nll_inputs() -> tuple[torch.Tensor, torch.Tensor]:
     return logits, x
 
 
-def check_bernoulli_nll(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
-    """Check fn(logits [B, D], x [B, D]) -> -log p(x | z) per example summed over pixels, shape [B], stable."""
+def check_bernoulli_nll(fn: Callable[..., Any]) -> Verdict:
+    """fn(logits [B, D], x [B, D]) is -log p(x | z) per example summed over pixels, shape [B], computed stably."""
 
-    def body() -> str | None:
+    def body() -> None:
         logits, x = _nll_inputs()
         ref = _ref_bernoulli_nll(logits, x)
         out = call(fn, logits.clone(), x.clone())
@@ -159,44 +142,34 @@ def check_bernoulli_nll(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
             d = x.shape[1]
             all_mean = F.binary_cross_entropy_with_logits(logits, x)
             if is_close(nll.mean(), all_mean) or is_close(nll, ref / d):
-                return (
+                raise StudentError(
                     "the NLL is averaged over the pixels (reduction='mean'): sum over the 784 pixels. The log-likelihood "
                     "of an image is the sum over its independent pixels; a mean gives the KL term 784 times too much weight."
                 )
-            return _name_mistake(
-                nll,
-                ref,
-                "the NLL",
-                [
-                    (
-                        F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").sum(1),
-                        "you applied the sigmoid twice: fn receives logits; binary_cross_entropy_with_logits applies it once.",
-                    ),
-                    (-(x * F.logsigmoid(logits)).sum(1), "the (1 - x) * log(1 - p) term is missing."),
-                    (-((1 - x) * F.logsigmoid(-logits)).sum(1), "the x * log p term is missing."),
-                    (
-                        ((p - x) ** 2).sum(1),
-                        "that is a squared error (a Gaussian decoder): this exercise asks for the "
-                        "Bernoulli negative log-likelihood (binary cross-entropy).",
-                    ),
-                    (
-                        F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1),
-                        "the arguments are swapped: the predictions are the logits, the targets are x.",
-                    ),
-                ],
-            )
+            wrong = {
+                "you applied the sigmoid twice: fn receives logits; binary_cross_entropy_with_logits applies it once": (
+                    F.binary_cross_entropy(torch.sigmoid(p), x, reduction="none").sum(1)
+                ),
+                "the (1 - x) * log(1 - p) term is missing": -(x * F.logsigmoid(logits)).sum(1),
+                "the x * log p term is missing": -((1 - x) * F.logsigmoid(-logits)).sum(1),
+                "that is a squared error (a Gaussian decoder): this exercise asks for the "
+                "Bernoulli negative log-likelihood (binary cross-entropy)": ((p - x) ** 2).sum(1),
+                "the arguments are swapped: the predictions are the logits, the targets are x": (
+                    F.binary_cross_entropy_with_logits(x, p, reduction="none").sum(1)
+                ),
+            }
+            _require_match(nll, ref, "the NLL", wrong)
         # Very confident wrong predictions: sigmoid underflows to 0 in float32 and log(0) = -inf.
         big = torch.tensor([[150.0, -150.0, 30.0, -30.0]], dtype=torch.float32).repeat(2, 1)  # [2, 4]
         xb = torch.tensor([[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0]])
         out_big = require_tensor(call(fn, big, xb), "the NLL for large logits")
         if not torch.isfinite(out_big).all():
-            return (
+            raise StudentError(
                 "the NLL is inf or NaN for large logits (|logit| = 150): sigmoid underflows to 0 and log(0) = -inf. "
                 "Work with the logits: F.binary_cross_entropy_with_logits, or F.logsigmoid."
             )
-        return None
 
-    return _isolated("bernoulli_nll", body, "correct: binary cross-entropy from logits, summed over pixels, one value per image.")
+    return run_check("bernoulli_nll", body, "correct: binary cross-entropy from logits, summed over pixels, one value per image.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,64 +186,66 @@ def _vq_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return z_e, codebook, upstream
 
 
-def _vq_index_mistake(idx: torch.Tensor, z_e: torch.Tensor, codebook: torch.Tensor) -> str:
-    """Explain wrong codebook indices."""
+def _require_nearest(idx: torch.Tensor, z_e: torch.Tensor, codebook: torch.Tensor) -> None:
+    """Stop unless idx are the nearest codebook vectors' indices, explaining the usual wrong choices."""
     dist = torch.cdist(z_e, codebook)
+    if torch.equal(idx, dist.argmin(dim=1)):
+        return
     if torch.equal(idx, dist.argmax(dim=1)):
-        return "you picked the farthest codebook vector (argmax): the nearest one has the smallest distance (argmin)."
+        raise StudentError("you picked the farthest codebook vector (argmax): the nearest one has the smallest distance (argmin).")
     if torch.equal(idx, (z_e @ codebook.T).argmax(dim=1)):
-        return (
+        raise StudentError(
             "you picked the codebook vector with the largest dot product: nearest means the smallest Euclidean "
             "distance, and the codebook vectors here have different lengths."
         )
-    return "some indices are not those of the nearest codebook vector (smallest Euclidean distance)."
+    raise StudentError("some indices are not those of the nearest codebook vector (smallest Euclidean distance).")
 
 
-def check_vector_quantize(fn: Callable[[torch.Tensor, torch.Tensor], Any]) -> Verdict:
-    """Check fn(z_e [N, D], codebook [K, D]) -> (z_q [N, D] with straight-through gradients, indices [N])."""
+def check_vector_quantize(fn: Callable[..., Any]) -> Verdict:
+    """fn(z_e [N, D], codebook [K, D]) is (z_q [N, D] with straight-through gradients, indices [N])."""
 
-    def body() -> str | None:
+    def body() -> None:
         z_e0, codebook0, upstream = _vq_inputs()
         n, d = z_e0.shape
         z_e = z_e0.clone().requires_grad_(True)
         codebook = codebook0.clone().requires_grad_(True)
         out = call(fn, z_e, codebook)
         if not isinstance(out, tuple | list) or len(out) != 2:
-            return "return a pair (z_q, indices)."
+            raise StudentError("return a pair (z_q, indices).")
         z_q, idx = out
         z_q = require_tensor(z_q, "z_q")
         idx = require_tensor(idx, "indices")
         require_shape(z_q, (n, d), "z_q")
         if idx.dtype not in (torch.int64, torch.int32):
-            return f"indices should be integers (torch.long, from argmin), got {idx.dtype}."
+            raise StudentError(f"indices should be integers (torch.long, from argmin), got {idx.dtype}.")
         require_shape(idx, (n,), "indices")
+        _require_nearest(idx.cpu().long(), z_e0, codebook0)
         ref_idx = torch.cdist(z_e0, codebook0).argmin(dim=1)
-        if not torch.equal(idx.cpu().long(), ref_idx):
-            return _vq_index_mistake(idx.cpu().long(), z_e0, codebook0)
         if is_close(z_q, z_e0):
-            return "z_q equals z_e: the forward value must be the quantised vector codebook[indices]."
+            raise StudentError("z_q equals z_e: the forward value must be the quantised vector codebook[indices].")
         if not is_close(z_q, codebook0[ref_idx]):
-            return "z_q is not codebook[indices]: in the forward pass z_q must equal the chosen codebook vectors."
+            raise StudentError("z_q is not codebook[indices]: in the forward pass z_q must equal the chosen codebook vectors.")
         if not z_q.requires_grad:
-            return "z_q carries no gradient at all: the decoder's gradient must reach the encoder through z_e + (z_q - z_e).detach()."
+            raise StudentError(
+                "z_q carries no gradient at all: the decoder's gradient must reach the encoder through z_e + (z_q - z_e).detach()."
+            )
         g_e, g_c = torch.autograd.grad((z_q * upstream).sum(), [z_e, codebook], allow_unused=True)
         if g_e is None or is_close(g_e, torch.zeros_like(g_e)):
-            return (
+            raise StudentError(
                 "no gradient reaches z_e: codebook[indices] is not differentiable with respect to the encoder "
                 "output. Use the straight-through estimator z_q = z_e + (z_q - z_e).detach()."
             )
         if not is_close(g_e, upstream):
-            return (
+            raise StudentError(
                 "the gradient reaching z_e is not the gradient of z_q copied through: with "
                 "z_e + (z_q - z_e).detach() the encoder gets exactly dL/dz_q."
             )
         if g_c is not None and not is_close(g_c, torch.zeros_like(g_c)):
-            return (
+            raise StudentError(
                 "the codebook also receives the decoder's gradient through z_q: detach the quantised vectors in "
                 "the straight-through output, z_e + (z_q - z_e).detach(); the codebook learns from its own loss term."
             )
         if not torch.equal(codebook.detach(), codebook0) or not torch.equal(z_e.detach(), z_e0):
-            return "your function changed its inputs in place: leave z_e and the codebook untouched."
-        return None
+            raise StudentError("your function changed its inputs in place: leave z_e and the codebook untouched.")
 
-    return _isolated("vector_quantize", body, "correct: nearest codebook vectors forward, gradients copied straight through to z_e.")
+    return run_check("vector_quantize", body, "correct: nearest codebook vectors forward, gradients copied straight through to z_e.")

@@ -7,7 +7,27 @@ import torch
 import torch.nn.functional as F
 from helpers import assert_fails, stub
 
-from utils.checks import lecture5
+from utils.checks import vaes
+
+
+@pytest.fixture(autouse=True)
+def bodies_raise_never_return(monkeypatch):
+    """Every check body must raise StudentError on a problem: a returned message would fail this test."""
+    returned = []
+    real_run_check = vaes.run_check
+
+    def strict_run_check(name, body, success="correct."):
+        def strict_body():
+            result = body()
+            if result is not None:
+                returned.append((name, result))
+
+        return real_run_check(name, strict_body, success)
+
+    monkeypatch.setattr(vaes, "run_check", strict_run_check)
+    yield
+    assert not returned, f"check bodies returned messages instead of raising StudentError: {returned}"
+
 
 # ------------------------------------------------------------------------------- gaussian_kl_to_standard
 
@@ -26,13 +46,13 @@ def kl_ok_torch(mu, logvar):
 
 @pytest.mark.parametrize("fn", [kl_ok, kl_ok_torch])
 def test_kl_correct_passes(fn, capsys):
-    v = lecture5.check_gaussian_kl_to_standard(fn)
+    v = vaes.check_gaussian_kl_to_standard(fn)
     assert v.passed, v.line()
     assert "[PASS] gaussian_kl_to_standard" in capsys.readouterr().out
 
 
 def test_kl_stub_fails():
-    assert_fails(lecture5.check_gaussian_kl_to_standard(stub), "not implemented yet")
+    assert_fails(vaes.check_gaussian_kl_to_standard(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -60,7 +80,7 @@ def test_kl_stub_fails():
     ],
 )
 def test_kl_wrong_answers_fail(wrong, fragment):
-    assert_fails(lecture5.check_gaussian_kl_to_standard(wrong), fragment)
+    assert_fails(vaes.check_gaussian_kl_to_standard(wrong), fragment)
 
 
 # ------------------------------------------------------------------------------------------ bernoulli_nll
@@ -84,13 +104,13 @@ def nll_naive(logits, x):
 
 @pytest.mark.parametrize("fn", [nll_ok, nll_ok_logsigmoid])
 def test_nll_correct_passes(fn, capsys):
-    v = lecture5.check_bernoulli_nll(fn)
+    v = vaes.check_bernoulli_nll(fn)
     assert v.passed, v.line()
     assert "[PASS] bernoulli_nll" in capsys.readouterr().out
 
 
 def test_nll_stub_fails():
-    assert_fails(lecture5.check_bernoulli_nll(stub), "not implemented yet")
+    assert_fails(vaes.check_bernoulli_nll(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -112,7 +132,7 @@ def test_nll_stub_fails():
     ],
 )
 def test_nll_wrong_answers_fail(wrong, fragment):
-    assert_fails(lecture5.check_bernoulli_nll(wrong), fragment)
+    assert_fails(vaes.check_bernoulli_nll(wrong), fragment)
 
 
 # ---------------------------------------------------------------------------------------- vector_quantize
@@ -134,13 +154,13 @@ def vq_ok_expanded(z_e, codebook):
 
 @pytest.mark.parametrize("fn", [vq_ok, vq_ok_expanded])
 def test_vq_correct_passes(fn, capsys):
-    v = lecture5.check_vector_quantize(fn)
+    v = vaes.check_vector_quantize(fn)
     assert v.passed, v.line()
     assert "[PASS] vector_quantize" in capsys.readouterr().out
 
 
 def test_vq_stub_fails():
-    assert_fails(lecture5.check_vector_quantize(stub), "not implemented yet")
+    assert_fails(vaes.check_vector_quantize(stub), "not done yet")
 
 
 def _farthest(z_e, codebook):
@@ -180,14 +200,14 @@ def _in_place(z_e, codebook):
     ],
 )
 def test_vq_wrong_answers_fail(wrong, fragment):
-    assert_fails(lecture5.check_vector_quantize(wrong), fragment)
+    assert_fails(vaes.check_vector_quantize(wrong), fragment)
 
 
 def test_checks_leave_the_random_state_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    lecture5.check_gaussian_kl_to_standard(kl_ok)
-    lecture5.check_bernoulli_nll(nll_ok)
-    lecture5.check_vector_quantize(vq_ok)
+    vaes.check_gaussian_kl_to_standard(kl_ok)
+    vaes.check_bernoulli_nll(nll_ok)
+    vaes.check_vector_quantize(vq_ok)
     assert torch.equal(torch.rand(3), expected)

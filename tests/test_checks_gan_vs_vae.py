@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from helpers import assert_fails, stub
 
-from utils.checks import comparison_lab
+from utils.checks import gan_vs_vae
 
 KERNEL = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
 EIGHT = torch.tensor([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]]).view(1, 1, 3, 3)
@@ -28,13 +28,13 @@ def test_laplacian_variance_correct_passes(capsys):
         lambda x: lap(x, padding=1).var(dim=1),  # zero padding: accepted
         lambda x: lap(-KERNEL.to(x).sum() * 0 + x, -KERNEL).var(dim=1, unbiased=False),  # the sign does not matter
     ):
-        v = comparison_lab.check_laplacian_variance(fn)
+        v = gan_vs_vae.check_laplacian_variance(fn)
         assert v.passed, v.line()
     assert "[PASS] laplacian_variance" in capsys.readouterr().out
 
 
 def test_laplacian_variance_stub_fails():
-    assert_fails(comparison_lab.check_laplacian_variance(stub), "not implemented yet")
+    assert_fails(gan_vs_vae.check_laplacian_variance(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_laplacian_variance_stub_fails():
     ],
 )
 def test_laplacian_variance_wrong_fails(wrong, fragment):
-    assert_fails(comparison_lab.check_laplacian_variance(wrong), fragment)
+    assert_fails(gan_vs_vae.check_laplacian_variance(wrong), fragment)
 
 
 # ----------------------------------------------------------------------------------------- invert_generator
@@ -113,13 +113,13 @@ def make_invert(mistake):
 
 def test_invert_generator_correct_passes(capsys):
     for fn in (invert_ok, invert_mse):
-        v = comparison_lab.check_invert_generator(fn)
+        v = gan_vs_vae.check_invert_generator(fn)
         assert v.passed, v.line()
     assert "[PASS] invert_generator" in capsys.readouterr().out
 
 
 def test_invert_generator_stub_fails():
-    assert_fails(comparison_lab.check_invert_generator(stub), "not implemented yet")
+    assert_fails(gan_vs_vae.check_invert_generator(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -136,8 +136,8 @@ def test_invert_generator_stub_fails():
     ],
 )
 def test_invert_generator_wrong_fails(mistake, fragment):
-    assert_fails(comparison_lab.check_invert_generator(make_invert(mistake)), fragment)
+    assert_fails(gan_vs_vae.check_invert_generator(make_invert(mistake)), fragment)
 
 
 def test_invert_generator_wrong_shape_fails():
-    assert_fails(comparison_lab.check_invert_generator(lambda d, x, z0, s, lr: invert_ok(d, x, z0, s, lr)[:, :2]), "expected [6, 4]")
+    assert_fails(gan_vs_vae.check_invert_generator(lambda d, x, z0, s, lr: invert_ok(d, x, z0, s, lr)[:, :2]), "expected [6, 4]")

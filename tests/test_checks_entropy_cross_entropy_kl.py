@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import assert_fails, stub
 
-from utils.checks import lecture2
+from utils.checks import entropy_cross_entropy_kl
 
 LN2 = math.log(2.0)
 
@@ -46,24 +46,24 @@ ENTROPY_WRONG = {
 
 @pytest.mark.parametrize("fn", [entropy_ok, entropy_xlogy])
 def test_entropy_correct_passes(fn) -> None:
-    assert lecture2.check_entropy_bits(fn).passed
+    assert entropy_cross_entropy_kl.check_entropy_bits(fn).passed
 
 
 def test_entropy_stub_fails() -> None:
-    assert_fails(lecture2.check_entropy_bits(stub), "not implemented yet")
+    assert_fails(entropy_cross_entropy_kl.check_entropy_bits(stub), "not done yet")
 
 
 @pytest.mark.parametrize("name", list(ENTROPY_WRONG))
 def test_entropy_wrong_fails(name: str) -> None:
     fn, fragment = ENTROPY_WRONG[name]
-    assert_fails(lecture2.check_entropy_bits(fn), fragment)
+    assert_fails(entropy_cross_entropy_kl.check_entropy_bits(fn), fragment)
 
 
 def test_entropy_crash_is_reported() -> None:
     def crash(p: torch.Tensor) -> torch.Tensor:
         return p @ torch.ones(3)
 
-    assert_fails(lecture2.check_entropy_bits(crash), "your code raised RuntimeError")
+    assert_fails(entropy_cross_entropy_kl.check_entropy_bits(crash), "your code raised RuntimeError")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -103,17 +103,17 @@ KL_WRONG = {
 
 
 def test_kl_correct_passes() -> None:
-    assert lecture2.check_kl_divergence(kl_ok).passed
+    assert entropy_cross_entropy_kl.check_kl_divergence(kl_ok).passed
 
 
 def test_kl_stub_fails() -> None:
-    assert_fails(lecture2.check_kl_divergence(stub), "not implemented yet")
+    assert_fails(entropy_cross_entropy_kl.check_kl_divergence(stub), "not done yet")
 
 
 @pytest.mark.parametrize("name", list(KL_WRONG))
 def test_kl_wrong_fails(name: str) -> None:
     fn, fragment = KL_WRONG[name]
-    assert_fails(lecture2.check_kl_divergence(fn), fragment)
+    assert_fails(entropy_cross_entropy_kl.check_kl_divergence(fn), fragment)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -164,24 +164,24 @@ GKL_WRONG = {
 
 @pytest.mark.parametrize("fn", [gkl_ok, gkl_logvar_form, gkl_torch])
 def test_gaussian_kl_correct_passes(fn) -> None:
-    assert lecture2.check_gaussian_kl(fn).passed
+    assert entropy_cross_entropy_kl.check_gaussian_kl(fn).passed
 
 
 def test_gaussian_kl_stub_fails() -> None:
-    assert_fails(lecture2.check_gaussian_kl(stub), "not implemented yet")
+    assert_fails(entropy_cross_entropy_kl.check_gaussian_kl(stub), "not done yet")
 
 
 @pytest.mark.parametrize("name", list(GKL_WRONG))
 def test_gaussian_kl_wrong_fails(name: str) -> None:
     fn, fragment = GKL_WRONG[name]
-    assert_fails(lecture2.check_gaussian_kl(fn), fragment)
+    assert_fails(entropy_cross_entropy_kl.check_gaussian_kl(fn), fragment)
 
 
 def test_checks_do_not_touch_global_rng() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    lecture2.check_entropy_bits(entropy_ok)
-    lecture2.check_kl_divergence(kl_ok)
-    lecture2.check_gaussian_kl(gkl_ok)
+    entropy_cross_entropy_kl.check_entropy_bits(entropy_ok)
+    entropy_cross_entropy_kl.check_kl_divergence(kl_ok)
+    entropy_cross_entropy_kl.check_gaussian_kl(gkl_ok)
     assert torch.equal(torch.rand(3), expected)

@@ -1,19 +1,31 @@
 """Checks for the exercises of lecture 3 (latent variables, EM and the ELBO).
 
-from utils.checks import lecture3
-lecture3.check_e_step(e_step)
-lecture3.check_elbo_estimate(elbo_estimate)
-lecture3.check_reparameterise(reparameterise)
+from utils.checks import latent_variables_and_elbo
+latent_variables_and_elbo.check_e_step(e_step)
+latent_variables_and_elbo.check_elbo_estimate(elbo_estimate)
+latent_variables_and_elbo.check_reparameterise(reparameterise)
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NoReturn
 
 import torch
 
-from utils.checks.core import Verdict, call, is_close, reparameterisation_mistake, require_scalar, require_shape, require_tensor, run_check
+from utils.checks.core import (
+    StudentError,
+    Verdict,
+    call,
+    is_close,
+    reparameterisation_mistake,
+    require_scalar,
+    require_shape,
+    require_tensor,
+    run_check,
+)
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -46,65 +58,67 @@ def _e_step_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
     return x, pi, mu, sigma
 
 
-def _e_step_mistake(r: torch.Tensor, x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> str:
-    """Name the known mistake that produces r, or give the generic message."""
+def _e_step_mistake(r: torch.Tensor, x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> NoReturn:
+    """Stop with the known mistake that produces r, or with the generic message."""
     n, k = len(x), len(pi)
     ref = _responsibilities(x, pi, mu, sigma)
     if is_close(r, torch.log(ref)):
-        return "you returned log-responsibilities: exponentiate them (the rows of r must be probabilities)."
+        raise StudentError("you returned log-responsibilities: exponentiate them (the rows of r must be probabilities).")
     if (r < -1e-8).any():
-        return "responsibilities are probabilities, but some of yours are negative."
+        raise StudentError("responsibilities are probabilities, but some of yours are negative.")
     rows, cols = r.sum(dim=1), r.sum(dim=0)
     if not is_close(rows, torch.ones(n)):
         if is_close(cols, torch.ones(k)):
-            return (
+            raise StudentError(
                 "your columns sum to 1, not your rows: you normalised over the data points (dim=0); "
                 "normalise over the K components (dim=1), since r[i, k] = p(z_i = k | x_i)."
             )
-        return (
+        raise StudentError(
             "the rows of r do not sum to 1: divide pi_k N(x_i | mu_k, sigma_k^2) by its sum over the K components "
             "(or use torch.softmax / logsumexp over dim=1)."
         )
     if is_close(r, _responsibilities(x, pi, mu, sigma, use_pi=False)):
-        return "you forgot the mixing weights pi: r[i, k] is proportional to pi_k * N(x_i | mu_k, sigma_k^2)."
+        raise StudentError("you forgot the mixing weights pi: r[i, k] is proportional to pi_k * N(x_i | mu_k, sigma_k^2).")
     if is_close(r, _responsibilities(x, pi, mu, sigma.sqrt())):
-        return "you used sigma as the variance; sigma is the standard deviation (variance = sigma**2)."
+        raise StudentError("you used sigma as the variance; sigma is the standard deviation (variance = sigma**2).")
     if is_close(r, _responsibilities(x, pi, mu, sigma**2)):
-        return "you used sigma**2 as the standard deviation; sigma already is the standard deviation."
+        raise StudentError("you used sigma**2 as the standard deviation; sigma already is the standard deviation.")
     no_norm = torch.softmax(torch.log(pi)[None, :] - 0.5 * ((x[:, None] - mu[None, :]) / sigma[None, :]) ** 2, dim=1)
     if is_close(r, no_norm):
-        return "you dropped the 1/sigma_k factor of the Gaussian density: it does not cancel when the components have different widths."
+        raise StudentError(
+            "you dropped the 1/sigma_k factor of the Gaussian density: it does not cancel when the components have different widths."
+        )
     worst = (r.detach().double() - ref).abs().max().item()
-    return f"the responsibilities differ from the expected ones (largest difference {worst:.3g})."
+    raise StudentError(f"the responsibilities differ from the expected ones (largest difference {worst:.3g}).")
 
 
 def check_e_step(e_step: Callable[..., torch.Tensor]) -> Verdict:
     """Check e_step(x [N], pi [K], mu [K], sigma [K]) -> responsibilities [N, K], stable far from all components."""
 
-    def body() -> str | None:
+    def body() -> None:
+        """Try ordinary points, then points far from every component; stop at the first problem."""
         x, pi, mu, sigma = _e_step_inputs()
         n, k = len(x), len(pi)
         r = require_tensor(call(e_step, x.clone(), pi.clone(), mu.clone(), sigma.clone()), "r")
         if tuple(r.shape) == (k, n):
-            return f"r has shape {[k, n]}, expected [N, K] = {[n, k]}: one row per point, one column per component."
+            raise StudentError(f"r has shape {[k, n]}, expected [N, K] = {[n, k]}: one row per point, one column per component.")
         require_shape(r, (n, k), "r")
         r = r.detach().double()
         if not torch.isfinite(r).all():
-            return "r contains NaN or inf for ordinary inputs: check for a division by zero."
+            raise StudentError("r contains NaN or inf for ordinary inputs: check for a division by zero.")
         if not is_close(r, _responsibilities(x, pi, mu, sigma)):
-            return _e_step_mistake(r, x, pi, mu, sigma)
+            _e_step_mistake(r, x, pi, mu, sigma)
         # Points far from every component: the densities underflow to 0 unless computed in log-space.
         x_far = torch.tensor([-200.0, 0.0, 300.0], dtype=torch.float64)
         r_far = require_tensor(call(e_step, x_far, pi.clone(), mu.clone(), sigma.clone()), "r")
         require_shape(r_far, (3, k), "r for 3 points")
         if not torch.isfinite(r_far).all():
-            return (
+            raise StudentError(
                 "r is NaN for points far from every component (x = -200 or 300): the densities underflow to 0 and "
                 "you divide 0 by 0. Work with log-densities and normalise with torch.logsumexp or torch.softmax."
             )
         if not is_close(r_far.detach().double(), _responsibilities(x_far, pi, mu, sigma)):
-            return "r is wrong for points far from every component (x = -200 or 300): compute it in log-space."
-        return None
+            raise StudentError("r is wrong for points far from every component (x = -200 or 300): compute it in log-space.")
 
     return run_check("e_step", body, "responsibilities are right, rows sum to 1, and it is stable far from the data.")
 
@@ -184,21 +198,22 @@ def _elbo_inputs(seed: int, mu: float, log_sigma: float) -> tuple[torch.Tensor, 
 def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
     """Check elbo_estimate(x, mu, log_sigma, eps, a, s) -> scalar ELBO estimate for z~N(0,1), x|z~N(az, s^2)."""
 
-    def body() -> str | None:
+    def body() -> None:
+        """Compare the value with the accepted estimators and the known mistakes, then check its gradients."""
         x, mu, log_sigma, eps = _elbo_inputs(0, 0.4, 0.25)
         value = require_scalar(call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S), "the ELBO estimate")
         again = call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S)
         if isinstance(again, torch.Tensor) and not is_close(value, again):
-            return "two calls with the same eps give different values: use the eps you are given, draw no new noise."
+            raise StudentError("two calls with the same eps give different values: use the eps you are given, draw no new noise.")
         with torch.no_grad():
             forms = _elbo_forms(x, mu, log_sigma, eps, _A, _S)
         accepted = [name for name in ("ok_mc", "ok_entropy", "ok_kl") if is_close(value, forms[name])]
         if not accepted:
             if any(is_close(value, -forms[name]) for name in ("ok_mc", "ok_entropy", "ok_kl")):
-                return "the sign is flipped: you returned the negative ELBO (the loss to minimise); return the ELBO."
+                raise StudentError("the sign is flipped: you returned the negative ELBO (the loss to minimise); return the ELBO.")
             for name, message in _ELBO_MISTAKES.items():
                 if is_close(value, forms[name]):
-                    return message
+                    raise StudentError(message)
             # Off by the same constant for other inputs: a dropped normalising term of a Gaussian log-density.
             x2, mu2, log_sigma2, eps2 = _elbo_inputs(1, -0.7, -0.4)
             value2 = call(elbo_estimate, x2, mu2, log_sigma2, eps2.clone(), _A, _S)
@@ -208,15 +223,15 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
                 gap1 = (value - forms[name]).item()
                 gap2 = (torch.as_tensor(value2, dtype=torch.float64) - forms2[name]).item()
                 if abs(gap1 - gap2) < 1e-4:
-                    return (
+                    raise StudentError(
                         f"your ELBO is off by a constant ({gap1:+.4f}): a normalising term of a Gaussian log-density "
                         "is missing (-0.5*log(2*pi) or -log(std)); keep it, or the ELBO is no bound on log p(x)."
                     )
-            return f"the ELBO estimate is {value.item():.6g}, expected {forms['ok_mc'].item():.6g}."
+            raise StudentError(f"the ELBO estimate is {value.item():.6g}, expected {forms['ok_mc'].item():.6g}.")
         # Gradients must reach mu and log_sigma: that is what the reparameterisation is for.
         grads = torch.autograd.grad(value, [mu, log_sigma], allow_unused=True) if value.requires_grad else (None, None)
         if any(g is None for g in grads):
-            return (
+            raise StudentError(
                 "the estimate is not differentiable w.r.t. mu and log_sigma: build z = mu + exp(log_sigma) * eps with "
                 "torch operations (no .item(), .detach(), numpy or torch.no_grad())."
             )
@@ -225,8 +240,7 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
         ls_ref = log_sigma.detach().clone().requires_grad_()
         ref_grads = torch.autograd.grad(_elbo_forms(x, mu_ref, ls_ref, eps, _A, _S)[name], [mu_ref, ls_ref])
         if not all(is_close(g, r) for g, r in zip(grads, ref_grads, strict=True)):
-            return "the value is right but its gradients are not: is part of z detached from mu or log_sigma?"
-        return None
+            raise StudentError("the value is right but its gradients are not: is part of z detached from mu or log_sigma?")
 
     return run_check("elbo_estimate", body, "the Monte Carlo ELBO estimate and its gradients are right.")
 
@@ -239,7 +253,8 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
 def check_reparameterise(reparameterise: Callable[..., torch.Tensor]) -> Verdict:
     """Check reparameterise(mu, logvar, eps) -> z = mu + exp(0.5 * logvar) * eps, differentiable in mu and logvar."""
 
-    def body() -> str | None:
+    def body() -> None:
+        """Compare z with the reference, naming the known mistakes, then check dz/dmu and dz/dlogvar."""
         g = torch.Generator().manual_seed(3)
         mu = torch.randn(4, 3, generator=g, dtype=torch.float64).requires_grad_()
         logvar = (1.2 * torch.randn(4, 3, generator=g, dtype=torch.float64)).requires_grad_()
@@ -248,23 +263,23 @@ def check_reparameterise(reparameterise: Callable[..., torch.Tensor]) -> Verdict
         require_shape(z, (4, 3), "z")
         z_again = require_tensor(call(reparameterise, mu, logvar, eps.clone()), "z")
         if not is_close(z, z_again):
-            return "two calls with the same eps give different z: use the eps you are given, draw no new noise."
+            raise StudentError("two calls with the same eps give different z: use the eps you are given, draw no new noise.")
         with torch.no_grad():
             ref = mu + (0.5 * logvar).exp() * eps
         if not is_close(z, ref):
-            return reparameterisation_mistake(z.detach().double(), mu.detach(), logvar.detach(), eps) or (
-                "z differs from mu + exp(0.5 * logvar) * eps."
+            raise StudentError(
+                reparameterisation_mistake(z.detach().double(), mu.detach(), logvar.detach(), eps)
+                or "z differs from mu + exp(0.5 * logvar) * eps."
             )
         if not z.requires_grad:
-            return (
+            raise StudentError(
                 "z is detached from mu and logvar, so no gradient reaches them: compute it with torch operations "
                 "(no .detach(), .item(), numpy or torch.no_grad())."
             )
         grads = torch.autograd.grad(z.sum(), [mu, logvar], allow_unused=True)
         if grads[0] is None or not is_close(grads[0], torch.ones_like(mu)):
-            return "dz/dmu should be 1 everywhere: is mu detached somewhere?"
+            raise StudentError("dz/dmu should be 1 everywhere: is mu detached somewhere?")
         if grads[1] is None or not is_close(grads[1], 0.5 * (0.5 * logvar.detach()).exp() * eps):
-            return "dz/dlogvar should be 0.5 * sigma * eps: is sigma detached from logvar?"
-        return None
+            raise StudentError("dz/dlogvar should be 0.5 * sigma * eps: is sigma detached from logvar?")
 
     return run_check("reparameterise", body, "z = mu + exp(0.5 * logvar) * eps, and gradients reach mu and logvar.")

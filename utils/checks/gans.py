@@ -22,6 +22,7 @@ from utils.checks.core import (
     require_tensor,
     run_check,
 )
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 _LOGITS_HINT = (
     "the inputs are logits (any real number), not probabilities: compute log D(x) = F.logsigmoid(logit) and "
@@ -37,7 +38,7 @@ def _ref_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
     """fn(d_real_logits, d_fake_logits) is -V(D, G): -mean log D(x) - mean log(1 - D(G(z))), from logits."""
 
-    def body() -> str | None:
+    def body() -> None:
         g = torch.Generator().manual_seed(0)
         real = (torch.randn(16, 1, generator=g) * 2 + 0.5).requires_grad_()
         fake = (torch.randn(16, 1, generator=g) * 2 - 0.5).requires_grad_()
@@ -72,7 +73,6 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
                 "log(1 - sigmoid(40)) rounds to log(0) in float32; compute log D = F.logsigmoid(logit) and "
                 "log(1 - D) = F.logsigmoid(-logit), or use F.binary_cross_entropy_with_logits."
             )
-        return None
 
     return run_check("discriminator_loss", body, "correct: -mean log D(x) - mean log(1 - D(G(z))), computed from logits.")
 
@@ -101,7 +101,7 @@ def _gauss(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
 def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
     """fn(p, q, dx) is JS(p || q) in nats for densities p, q given on a grid with spacing dx."""
 
-    def body() -> str | None:
+    def body() -> None:
         x = torch.linspace(-8, 8, 1601, dtype=torch.float64)
         dx = float(x[1] - x[0])
         p = 0.5 * _gauss(x, -1.5, 0.6) + 0.5 * _gauss(x, 1.5, 0.6)
@@ -139,7 +139,6 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
         ref2 = _ref_js(p2, q2, dx)
         if not is_close(value2, ref2, rtol=1e-3, atol=1e-3):
             raise StudentError(f"for disjoint supports the value is {value2.item():.4f}, expected log 2 = {ref2.item():.4f}.")
-        return None
 
     return run_check("js_divergence", body, "correct: 0.5 KL(p || m) + 0.5 KL(q || m) with m = (p + q) / 2, in nats.")
 
@@ -171,18 +170,17 @@ class _QuadraticCritic(nn.Module):
 
 
 def _penalty(fn: Callable[..., Any], critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, seed: int) -> torch.Tensor:
-    """Call the student's penalty with a fixed global seed, leaving the caller's random state untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        try:
-            value = call(fn, critic, real, fake)
-        except RuntimeError as err:
-            if "does not require grad" in str(err):
-                raise StudentError(
-                    "torch.autograd.grad failed because x_hat does not require gradients: "
-                    "call x_hat.requires_grad_(True) before passing it to the critic."
-                ) from None
-            raise
+    """Call the student's penalty with a fixed global seed (run_check puts the caller's random state back)."""
+    torch.manual_seed(seed)
+    try:
+        value = call(fn, critic, real, fake)
+    except RuntimeError as err:
+        if "does not require grad" in str(err):
+            raise StudentError(
+                "torch.autograd.grad failed because x_hat does not require gradients: "
+                "call x_hat.requires_grad_(True) before passing it to the critic."
+            ) from None
+        raise
     return require_scalar(value, "gradient_penalty(critic, real, fake)")
 
 
@@ -190,65 +188,59 @@ def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
     """fn(critic, real, fake) is mean over samples of (|grad critic(x_hat)| - 1)^2 at random interpolates x_hat."""
 
     def body() -> None:
-        with torch.random.fork_rng(devices=[]):  # the test critics' initialisation leaves the caller's seed alone
-            _gradient_penalty_problem(fn)
+        shape = (1, 4, 4)  # image-like samples: the norm must run over all non-batch dimensions
+        g = torch.Generator().manual_seed(0)
+        real, fake = torch.rand(64, *shape, generator=g), torch.rand(64, *shape, generator=g)
+        critic = _LinearCritic(shape, norm=3.0)
+        value = _penalty(fn, critic, real, fake, seed=0)
+        expected = torch.tensor(4.0)  # (|w| - 1)^2 with |w| = 3, whatever the interpolation
+        if not is_close(value, expected, rtol=1e-3):
+            wrong = {
+                "the square is missing: penalise (norm - 1) ** 2, not (norm - 1)": 2.0,
+                "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies by lambda": 40.0,
+                "the squared gradient norm is used: take the norm itself (.norm(2, dim=1)), then (norm - 1) ** 2": 64.0,
+            }
+            name_mistake(value, wrong, rtol=1e-3)
+            raise StudentError(
+                f"for a linear critic whose gradient has norm 3 everywhere the penalty is {value.item():.4g}, expected "
+                "(3 - 1)^2 = 4: take one norm per sample over all its other dimensions, "
+                "grad.flatten(1).norm(2, dim=1), then the mean of (norm - 1) ** 2."
+            )
+        if value.grad_fn is None:
+            raise StudentError(
+                "the penalty is not connected to the critic's weights, so it cannot train the critic: pass "
+                "create_graph=True to torch.autograd.grad."
+            )
+        critic.zero_grad()
+        value.backward()
+        w = critic.linear.weight
+        if w.grad is None or not is_close(w.grad, w.detach() * 4.0 / 3.0, rtol=1e-3, atol=1e-5):
+            raise StudentError(
+                "backpropagating the penalty does not give the right gradient for the critic's weights: pass "
+                "create_graph=True to torch.autograd.grad and don't .detach() the gradients."
+            )
+        # Where is the gradient taken? For f = |x|^2 / 2 the gradient at x_hat is x_hat. With real = 2u and
+        # fake = -2u (u a unit vector per sample) and eps ~ U[0, 1] per sample, |x_hat| = 2|2 eps - 1| and the
+        # penalty averages to E[(2t - 1)^2] = 1/3 for t ~ U[0, 1].
+        u = torch.randn(8192, *shape, generator=g)
+        u = u / u.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # [B, 1, 4, 4], unit norm per sample
+        values = [_penalty(fn, _QuadraticCritic(), 2 * u, -2 * u, seed=s).item() for s in (1, 2, 3)]
+        if all(abs(v - 1.0) < 1e-3 for v in values):
+            raise StudentError(
+                "the gradient is taken at the real (or fake) samples themselves: take it at random interpolates "
+                "x_hat = eps * real + (1 - eps) * fake, with eps ~ U[0, 1] drawn per sample (torch.rand)."
+            )
+        if max(values) - min(values) > 0.05:
+            raise StudentError(
+                f"the penalty jumps between calls ({', '.join(f'{v:.3f}' for v in values)}): draw one eps per sample, "
+                "eps = torch.rand(B, 1, 1, 1) (or torch.rand(B, 1) for flat samples), not one for the whole batch."
+            )
+        mean = sum(values) / len(values)
+        if abs(mean - 1 / 3) > 0.03:
+            per_pixel = " Draw eps per sample, shape [B, 1, 1, 1], not per pixel." if mean < 0.15 else ""
+            raise StudentError(
+                f"at random interpolates of a test critic the penalty averages {mean:.3f}, expected about 0.333: use "
+                f"x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1] (torch.rand), one eps per sample.{per_pixel}"
+            )
 
     return run_check("gradient_penalty", body, "correct: mean (|grad critic(x_hat)| - 1)^2 at random interpolates, differentiable.")
-
-
-def _gradient_penalty_problem(fn: Callable[..., Any]) -> None:
-    """The body of check_gradient_penalty: returns when the penalty is right, raises StudentError if not."""
-    shape = (1, 4, 4)  # image-like samples: the norm must run over all non-batch dimensions
-    g = torch.Generator().manual_seed(0)
-    real, fake = torch.rand(64, *shape, generator=g), torch.rand(64, *shape, generator=g)
-    critic = _LinearCritic(shape, norm=3.0)
-    value = _penalty(fn, critic, real, fake, seed=0)
-    expected = torch.tensor(4.0)  # (|w| - 1)^2 with |w| = 3, whatever the interpolation
-    if not is_close(value, expected, rtol=1e-3):
-        wrong = {
-            "the square is missing: penalise (norm - 1) ** 2, not (norm - 1)": 2.0,
-            "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies by lambda": 40.0,
-            "the squared gradient norm is used: take the norm itself (.norm(2, dim=1)), then (norm - 1) ** 2": 64.0,
-        }
-        name_mistake(value, wrong, rtol=1e-3)
-        raise StudentError(
-            f"for a linear critic whose gradient has norm 3 everywhere the penalty is {value.item():.4g}, expected "
-            "(3 - 1)^2 = 4: take one norm per sample over all its other dimensions, "
-            "grad.flatten(1).norm(2, dim=1), then the mean of (norm - 1) ** 2."
-        )
-    if value.grad_fn is None:
-        raise StudentError(
-            "the penalty is not connected to the critic's weights, so it cannot train the critic: pass "
-            "create_graph=True to torch.autograd.grad."
-        )
-    critic.zero_grad()
-    value.backward()
-    w = critic.linear.weight
-    if w.grad is None or not is_close(w.grad, w.detach() * 4.0 / 3.0, rtol=1e-3, atol=1e-5):
-        raise StudentError(
-            "backpropagating the penalty does not give the right gradient for the critic's weights: pass "
-            "create_graph=True to torch.autograd.grad and don't .detach() the gradients."
-        )
-    # Where is the gradient taken? For f = |x|^2 / 2 the gradient at x_hat is x_hat. With real = 2u and
-    # fake = -2u (u a unit vector per sample) and eps ~ U[0, 1] per sample, |x_hat| = 2|2 eps - 1| and the
-    # penalty averages to E[(2t - 1)^2] = 1/3 for t ~ U[0, 1].
-    u = torch.randn(8192, *shape, generator=g)
-    u = u / u.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # [B, 1, 4, 4], unit norm per sample
-    values = [_penalty(fn, _QuadraticCritic(), 2 * u, -2 * u, seed=s).item() for s in (1, 2, 3)]
-    if all(abs(v - 1.0) < 1e-3 for v in values):
-        raise StudentError(
-            "the gradient is taken at the real (or fake) samples themselves: take it at random interpolates "
-            "x_hat = eps * real + (1 - eps) * fake, with eps ~ U[0, 1] drawn per sample (torch.rand)."
-        )
-    if max(values) - min(values) > 0.05:
-        raise StudentError(
-            f"the penalty jumps between calls ({', '.join(f'{v:.3f}' for v in values)}): draw one eps per sample, "
-            "eps = torch.rand(B, 1, 1, 1) (or torch.rand(B, 1) for flat samples), not one for the whole batch."
-        )
-    mean = sum(values) / len(values)
-    if abs(mean - 1 / 3) > 0.03:
-        per_pixel = " Draw eps per sample, shape [B, 1, 1, 1], not per pixel." if mean < 0.15 else ""
-        raise StudentError(
-            f"at random interpolates of a test critic the penalty averages {mean:.3f}, expected about 0.333: use "
-            f"x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1] (torch.rand), one eps per sample.{per_pixel}"
-        )

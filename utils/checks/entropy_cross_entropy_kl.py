@@ -9,6 +9,7 @@ from functools import partial
 import torch
 
 from utils.checks.core import StudentError, Verdict, call, is_close, require_tensor, run_check
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 Tensor = torch.Tensor
 LN2 = math.log(2.0)
@@ -49,7 +50,10 @@ def _ref_gaussian_kl(mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor) -
 
 
 def _value(
-    fn: Callable[..., Tensor], args: Sequence[Tensor], what: str, shape: Sequence[int],
+    fn: Callable[..., Tensor],
+    args: Sequence[Tensor],
+    what: str,
+    shape: Sequence[int],
     hint: Callable[[tuple[int, ...]], str | None] | None = None,
 ) -> Tensor:
     """Call the student's function on fresh copies of args, require a tensor of this shape, return it as float64."""
@@ -88,7 +92,6 @@ def _reduce_hint(batch: int | None, k: int) -> Callable[[tuple[int, ...]], str |
             return "you returned one term per outcome; sum the terms over the last dimension (dim=-1)."
         if batch is not None and shape == (k,):
             return "you summed over the wrong dimension; sum over the last one (dim=-1), not the first."
-        return None
 
     return hint
 
@@ -101,18 +104,23 @@ def _reduce_hint(batch: int | None, k: int) -> Callable[[tuple[int, ...]], str |
 def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
     """Check entropy_bits(p): entropy in bits over the last dimension, with 0 log 0 = 0."""
 
-    def body() -> str | None:
+    def body() -> None:
         p = torch.tensor([0.5, 0.25, 0.125, 0.0625, 0.0625], dtype=torch.float64)
         h_ref = _ref_entropy(p)
         h = _value(entropy_bits, [p], "entropy_bits(p) for p of shape [5]", [], _reduce_hint(None, 5))
-        _diagnose(h, h_ref, "entropy_bits(p)", [
-            (h_ref * LN2, "your entropy is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
-            (h_ref * LN2 / math.log(10), "you used log10: entropy in bits needs torch.log2."),
-            (-h_ref, "the sign is flipped: H(p) = -sum p log2 p is never negative."),
-            (-torch.log2(p).sum(), "each surprise -log2 p_i must be weighted by its probability p_i before summing."),
-            (torch.tensor(math.log2(5.0)), "you returned log2(K), the entropy of a uniform distribution; weight by p."),
-            (h_ref / 5, "you averaged the terms (mean) instead of summing them."),
-        ])
+        _diagnose(
+            h,
+            h_ref,
+            "entropy_bits(p)",
+            [
+                (h_ref * LN2, "your entropy is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
+                (h_ref * LN2 / math.log(10), "you used log10: entropy in bits needs torch.log2."),
+                (-h_ref, "the sign is flipped: H(p) = -sum p log2 p is never negative."),
+                (-torch.log2(p).sum(), "each surprise -log2 p_i must be weighted by its probability p_i before summing."),
+                (torch.tensor(math.log2(5.0)), "you returned log2(K), the entropy of a uniform distribution; weight by p."),
+                (h_ref / 5, "you averaged the terms (mean) instead of summing them."),
+            ],
+        )
 
         uniform = torch.full((8,), 1 / 8, dtype=torch.float64)
         h8 = _value(entropy_bits, [uniform], "entropy_bits(uniform over 8)", [])
@@ -121,8 +129,10 @@ def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
         with_zeros = torch.tensor([0.5, 0.0, 0.5, 0.0], dtype=torch.float64)
         hz = _value(entropy_bits, [with_zeros], "entropy_bits([0.5, 0, 0.5, 0])", [])
         if torch.isnan(hz).any():
-            raise StudentError("entropy_bits([0.5, 0, 0.5, 0]) is nan: outcomes with p = 0 must contribute 0 "
-                               "(0 * log 0 = 0); mask them, e.g. with torch.where(p > 0, ..., 0).")
+            raise StudentError(
+                "entropy_bits([0.5, 0, 0.5, 0]) is nan: outcomes with p = 0 must contribute 0 "
+                "(0 * log 0 = 0); mask them, e.g. with torch.where(p > 0, ..., 0)."
+            )
         _diagnose(hz, torch.tensor(1.0, dtype=torch.float64), "entropy_bits([0.5, 0, 0.5, 0])", [])
 
         gen = torch.Generator().manual_seed(0)
@@ -131,7 +141,6 @@ def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
         batch[3] = torch.tensor([0.0, 0.5, 0.0, 0.25, 0.25, 0.0], dtype=torch.float64)
         hb = _value(entropy_bits, [batch], "entropy_bits(p) for p of shape [4, 6]", [4], _reduce_hint(4, 6))
         _diagnose(hb, _ref_entropy(batch), "entropy_bits(p) for p of shape [4, 6]", [])
-        return None
 
     return run_check("entropy_bits", body, "correct: entropy in bits, zeros handled, one value per row.")
 
@@ -144,51 +153,71 @@ def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
 def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Verdict:
     """Check kl_divergence(p, q): KL(p || q) in bits over the last dimension, zeros and infinities handled."""
 
-    def body() -> str | None:
+    def body() -> None:
         p = torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64)
         q = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
         kl = _value(kl_divergence, [p, q], "kl_divergence(p, q) for p, q of shape [3]", [], _reduce_hint(None, 3))
         ref = _ref_kl(p, q)
-        _diagnose(kl, ref, "kl_divergence(p, q)", [
-            (_ref_kl(q, p), "you computed KL(q || p): p and q are swapped. KL(p || q) = sum_i p_i log2(p_i / q_i), "
-                            "weighted by p."),
-            (ref * LN2, "your KL is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
-            (_ref_kl(q, p) * LN2, "p and q are swapped, and the log is natural: use sum_i p_i log2(p_i / q_i)."),
-            (-ref, "the sign is flipped: use log(p / q), not log(q / p). KL is never negative."),
-            (_ref_cross_entropy(p, q), "that is the cross-entropy H(p, q): KL(p || q) = H(p, q) - H(p), "
-                                       "so the entropy term is missing."),
-            (-_ref_cross_entropy(p, q), "that is -H(p, q) = sum p log2 q: the log2 p term is missing."),
-            (_ref_entropy(p) - _ref_entropy(q), "that is H(p) - H(q), a difference of entropies: KL compares the "
-                                                "two distributions outcome by outcome, sum_i p_i log2(p_i / q_i)."),
-            (_ref_entropy(q) - _ref_entropy(p), "that is H(q) - H(p), a difference of entropies: KL compares the "
-                                                "two distributions outcome by outcome, sum_i p_i log2(p_i / q_i)."),
-        ])
+        _diagnose(
+            kl,
+            ref,
+            "kl_divergence(p, q)",
+            [
+                (_ref_kl(q, p), "you computed KL(q || p): p and q are swapped. KL(p || q) = sum_i p_i log2(p_i / q_i), weighted by p."),
+                (ref * LN2, "your KL is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
+                (_ref_kl(q, p) * LN2, "p and q are swapped, and the log is natural: use sum_i p_i log2(p_i / q_i)."),
+                (-ref, "the sign is flipped: use log(p / q), not log(q / p). KL is never negative."),
+                (
+                    _ref_cross_entropy(p, q),
+                    "that is the cross-entropy H(p, q): KL(p || q) = H(p, q) - H(p), so the entropy term is missing.",
+                ),
+                (-_ref_cross_entropy(p, q), "that is -H(p, q) = sum p log2 q: the log2 p term is missing."),
+                (
+                    _ref_entropy(p) - _ref_entropy(q),
+                    "that is H(p) - H(q), a difference of entropies: KL compares the "
+                    "two distributions outcome by outcome, sum_i p_i log2(p_i / q_i).",
+                ),
+                (
+                    _ref_entropy(q) - _ref_entropy(p),
+                    "that is H(q) - H(p), a difference of entropies: KL compares the "
+                    "two distributions outcome by outcome, sum_i p_i log2(p_i / q_i).",
+                ),
+            ],
+        )
 
         p0 = torch.tensor([0.5, 0.5, 0.0, 0.0], dtype=torch.float64)
         q0 = torch.tensor([0.25, 0.25, 0.25, 0.25], dtype=torch.float64)
         kz = _value(kl_divergence, [p0, q0], "kl_divergence(p, q) with p = [0.5, 0.5, 0, 0]", [])
         if torch.isnan(kz).any():
-            raise StudentError("kl_divergence(p, q) is nan when p has zeros: outcomes with p_i = 0 contribute 0 "
-                               "(0 * log 0 = 0); mask them, e.g. with torch.where(p > 0, ..., 0).")
+            raise StudentError(
+                "kl_divergence(p, q) is nan when p has zeros: outcomes with p_i = 0 contribute 0 "
+                "(0 * log 0 = 0); mask them, e.g. with torch.where(p > 0, ..., 0)."
+            )
         _diagnose(kz, _ref_kl(p0, q0), "kl_divergence(p, q) with p = [0.5, 0.5, 0, 0]", [])
 
         p00 = torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64)
         q00 = torch.tensor([0.25, 0.75, 0.0], dtype=torch.float64)
         k00 = _value(kl_divergence, [p00, q00], "kl_divergence(p, q) with p_i = q_i = 0 for one i", [])
         if torch.isnan(k00).any():
-            raise StudentError("kl_divergence(p, q) is nan when p_i = q_i = 0: such outcomes never happen under p "
-                               "and contribute 0; make sure the p = 0 mask also covers log(q) = -inf there.")
+            raise StudentError(
+                "kl_divergence(p, q) is nan when p_i = q_i = 0: such outcomes never happen under p "
+                "and contribute 0; make sure the p = 0 mask also covers log(q) = -inf there."
+            )
         _diagnose(k00, _ref_kl(p00, q00), "kl_divergence(p, q) with p_i = q_i = 0 for one i", [])
 
         pi = torch.tensor([0.5, 0.5], dtype=torch.float64)
         qi = torch.tensor([1.0, 0.0], dtype=torch.float64)
         kinf = _value(kl_divergence, [pi, qi], "kl_divergence([0.5, 0.5], [1, 0])", [])
         if torch.isnan(kinf).any():
-            raise StudentError("kl_divergence([0.5, 0.5], [1, 0]) is nan, expected inf: where q_i = 0 < p_i the "
-                               "code length -log2 q_i is infinite, so the KL is +inf.")
+            raise StudentError(
+                "kl_divergence([0.5, 0.5], [1, 0]) is nan, expected inf: where q_i = 0 < p_i the "
+                "code length -log2 q_i is infinite, so the KL is +inf."
+            )
         if not bool(torch.isposinf(kinf).all()):
-            raise StudentError(f"kl_divergence([0.5, 0.5], [1, 0]) is {kinf.item():.6g}, expected inf: q gives "
-                               "probability 0 to an outcome p can produce. Did you add an epsilon or clamp q?")
+            raise StudentError(
+                f"kl_divergence([0.5, 0.5], [1, 0]) is {kinf.item():.6g}, expected inf: q gives "
+                "probability 0 to an outcome p can produce. Did you add an epsilon or clamp q?"
+            )
 
         gen = torch.Generator().manual_seed(1)
         pb = torch.rand(5, 4, generator=gen, dtype=torch.float64) + 0.05
@@ -196,7 +225,6 @@ def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Ve
         pb, qb = pb / pb.sum(-1, keepdim=True), qb / qb.sum(-1, keepdim=True)  # rows sum to 1
         kb = _value(kl_divergence, [pb, qb], "kl_divergence(p, q) for p, q of shape [5, 4]", [5], _reduce_hint(5, 4))
         _diagnose(kb, _ref_kl(pb, qb), "kl_divergence(p, q) for p, q of shape [5, 4]", [])
-        return None
 
     return run_check("kl_divergence", body, "correct: KL(p || q) in bits, zeros and infinities handled.")
 
@@ -219,44 +247,63 @@ def _gaussian_inputs() -> tuple[Tensor, Tensor, Tensor, Tensor]:
 def _elementwise_hint(shape: tuple[int, ...]) -> str | None:
     """Explain a reduced output of an elementwise KL."""
     if shape == ():
-        return ("return one KL per element (no .sum() or .mean()); sum over dimensions yourself when you need "
-                "the KL of a diagonal multivariate Gaussian.")
+        return (
+            "return one KL per element (no .sum() or .mean()); sum over dimensions yourself when you need "
+            "the KL of a diagonal multivariate Gaussian."
+        )
     return None
 
 
 def check_gaussian_kl(gaussian_kl: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> Verdict:
     """Check gaussian_kl(mu1, sigma1, mu2, sigma2): KL(N(mu1, sigma1^2) || N(mu2, sigma2^2)) in nats, elementwise."""
 
-    def body() -> str | None:
+    def body() -> None:
         mu1, s1, mu2, s2 = _gaussian_inputs()
-        kl = _value(gaussian_kl, [mu1, s1, mu2, s2], "gaussian_kl(mu1, sigma1, mu2, sigma2) for inputs of shape [6]",
-                    [6], _elementwise_hint)
+        kl = _value(
+            gaussian_kl, [mu1, s1, mu2, s2], "gaussian_kl(mu1, sigma1, mu2, sigma2) for inputs of shape [6]", [6], _elementwise_hint
+        )
         ref = _ref_gaussian_kl(mu1, s1, mu2, s2)
         d2 = (mu1 - mu2) ** 2
-        _diagnose(kl, ref, "gaussian_kl(mu1, sigma1, mu2, sigma2)", [
-            (_ref_gaussian_kl(mu2, s2, mu1, s1), "you computed KL(N(mu2, sigma2^2) || N(mu1, sigma1^2)): the two "
-                                                 "Gaussians are swapped."),
-            (_ref_gaussian_kl(mu1, s1.sqrt(), mu2, s2.sqrt()), "your formula treats sigma as a variance: sigma1, "
-                                                               "sigma2 are standard deviations, so square them where "
-                                                               "the formula needs variances."),
-            (torch.log(s2 / s1) + (s1 + d2) / (2 * s2) - 0.5, "the fraction uses sigma where it needs the variance "
-                                                              "sigma^2: (sigma1^2 + (mu1 - mu2)^2) / (2 sigma2^2)."),
-            (_ref_gaussian_kl(mu1, s1**2, mu2, s2**2), "your formula squares the variances (sigma^4): the "
-                                                       "arguments are standard deviations, square them once."),
-            (torch.log(s2**2 / s1**2) + (s1**2 + d2) / (2 * s2**2) - 0.5, "the log term is twice too large: "
-                                                                           "log(sigma2 / sigma1) = "
-                                                                           "0.5 * log(sigma2^2 / sigma1^2)."),
-            (ref + 0.5, "the constant -1/2 is missing (the KL of a Gaussian to itself must be 0)."),
-            (ref - d2 / (2 * s2**2), "the mean term (mu1 - mu2)^2 / (2 sigma2^2) is missing."),
-            (ref / LN2, "your KL is in bits: for Gaussians (and in VAEs) use the natural log, nats."),
-            (-ref, "the sign is flipped: KL is never negative."),
-            (_ref_gaussian_kl(mu1, s1, torch.zeros_like(mu2), torch.ones_like(s2)),
-             "you computed the KL to N(0, 1), the VAE special case: use mu2 and sigma2."),
-        ])
+        _diagnose(
+            kl,
+            ref,
+            "gaussian_kl(mu1, sigma1, mu2, sigma2)",
+            [
+                (
+                    _ref_gaussian_kl(mu2, s2, mu1, s1),
+                    "you computed KL(N(mu2, sigma2^2) || N(mu1, sigma1^2)): the two Gaussians are swapped.",
+                ),
+                (
+                    _ref_gaussian_kl(mu1, s1.sqrt(), mu2, s2.sqrt()),
+                    "your formula treats sigma as a variance: sigma1, "
+                    "sigma2 are standard deviations, so square them where "
+                    "the formula needs variances.",
+                ),
+                (
+                    torch.log(s2 / s1) + (s1 + d2) / (2 * s2) - 0.5,
+                    "the fraction uses sigma where it needs the variance sigma^2: (sigma1^2 + (mu1 - mu2)^2) / (2 sigma2^2).",
+                ),
+                (
+                    _ref_gaussian_kl(mu1, s1**2, mu2, s2**2),
+                    "your formula squares the variances (sigma^4): the arguments are standard deviations, square them once.",
+                ),
+                (
+                    torch.log(s2**2 / s1**2) + (s1**2 + d2) / (2 * s2**2) - 0.5,
+                    "the log term is twice too large: log(sigma2 / sigma1) = 0.5 * log(sigma2^2 / sigma1^2).",
+                ),
+                (ref + 0.5, "the constant -1/2 is missing (the KL of a Gaussian to itself must be 0)."),
+                (ref - d2 / (2 * s2**2), "the mean term (mu1 - mu2)^2 / (2 sigma2^2) is missing."),
+                (ref / LN2, "your KL is in bits: for Gaussians (and in VAEs) use the natural log, nats."),
+                (-ref, "the sign is flipped: KL is never negative."),
+                (
+                    _ref_gaussian_kl(mu1, s1, torch.zeros_like(mu2), torch.ones_like(s2)),
+                    "you computed the KL to N(0, 1), the VAE special case: use mu2 and sigma2.",
+                ),
+            ],
+        )
 
         zero, one = torch.zeros((), dtype=torch.float64), torch.ones((), dtype=torch.float64)
         kb = _value(gaussian_kl, [mu1, s1, zero, one], "gaussian_kl(mu1, sigma1, 0-dim mu2, 0-dim sigma2)", [6])
         _diagnose(kb, _ref_gaussian_kl(mu1, s1, zero, one), "gaussian_kl(mu1, sigma1, 0., 1.) (broadcasting)", [])
-        return None
 
     return run_check("gaussian_kl", body, "correct: the closed-form Gaussian KL in nats, elementwise.")

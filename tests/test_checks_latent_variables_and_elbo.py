@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import assert_fails, stub
 
-from utils.checks import lecture3
+from utils.checks import latent_variables_and_elbo
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -35,13 +35,13 @@ def e_step_naive(x, pi, mu, sigma):
 
 
 def test_e_step_correct_passes(capsys):
-    v = lecture3.check_e_step(e_step_ok)
+    v = latent_variables_and_elbo.check_e_step(e_step_ok)
     assert v.passed, v.line()
     assert "[PASS] e_step" in capsys.readouterr().out
 
 
 def test_e_step_stub_fails():
-    assert_fails(lecture3.check_e_step(stub), "not implemented yet")
+    assert_fails(latent_variables_and_elbo.check_e_step(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_e_step_stub_fails():
     ],
 )
 def test_e_step_wrong_answers_fail(wrong, fragment):
-    assert_fails(lecture3.check_e_step(wrong), fragment)
+    assert_fails(latent_variables_and_elbo.check_e_step(wrong), fragment)
 
 
 # ----------------------------------------------------------------------------------- elbo_estimate
@@ -105,12 +105,12 @@ def elbo_kl(x, mu, log_sigma, eps, a, s):
 
 @pytest.mark.parametrize("right", [elbo_mc, elbo_entropy, elbo_kl])
 def test_elbo_estimate_correct_forms_pass(right):
-    v = lecture3.check_elbo_estimate(right)
+    v = latent_variables_and_elbo.check_elbo_estimate(right)
     assert v.passed, v.line()
 
 
 def test_elbo_estimate_stub_fails():
-    assert_fails(lecture3.check_elbo_estimate(stub), "not implemented yet")
+    assert_fails(latent_variables_and_elbo.check_elbo_estimate(stub), "not done yet")
 
 
 def elbo_no_constants(x, mu, log_sigma, eps, a, s):
@@ -155,7 +155,7 @@ def elbo_fresh_noise(x, mu, log_sigma, eps, a, s):
     ],
 )
 def test_elbo_estimate_wrong_answers_fail(wrong, fragment):
-    assert_fails(lecture3.check_elbo_estimate(wrong), fragment)
+    assert_fails(latent_variables_and_elbo.check_elbo_estimate(wrong), fragment)
 
 
 # ---------------------------------------------------------------------------------- reparameterise
@@ -167,12 +167,12 @@ def reparam_ok(mu, logvar, eps):
 
 
 def test_reparameterise_correct_passes():
-    v = lecture3.check_reparameterise(reparam_ok)
+    v = latent_variables_and_elbo.check_reparameterise(reparam_ok)
     assert v.passed, v.line()
 
 
 def test_reparameterise_stub_fails():
-    assert_fails(lecture3.check_reparameterise(stub), "not implemented yet")
+    assert_fails(latent_variables_and_elbo.check_reparameterise(stub), "not done yet")
 
 
 @pytest.mark.parametrize(
@@ -195,4 +195,4 @@ def test_reparameterise_stub_fails():
     ],
 )
 def test_reparameterise_wrong_answers_fail(wrong, fragment):
-    assert_fails(lecture3.check_reparameterise(wrong), fragment)
+    assert_fails(latent_variables_and_elbo.check_reparameterise(wrong), fragment)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from utils.checks.core import StudentError, Verdict, call, require_shape, run_check
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 _DTYPE = torch.float64
 
@@ -23,12 +24,11 @@ def _as_tensor(value: Any, what: str) -> torch.Tensor:
     raise StudentError(f"{what} should be a torch.Tensor (or a NumPy array), got {type(value).__name__}.")
 
 
-def _first_match(value: torch.Tensor, variants: Mapping[str, torch.Tensor], rtol: float, atol: float) -> str | None:
-    """The message of the first known mistake whose value matches the student's, if any."""
+def _name_first_match(value: torch.Tensor, variants: Mapping[str, torch.Tensor], rtol: float, atol: float) -> None:
+    """Stop with the message of the first known mistake whose value matches the student's, if any."""
     for message, expected in variants.items():
         if expected.shape == value.shape and torch.allclose(value, expected, rtol=rtol, atol=atol):
-            return message
-    return None
+            raise StudentError(message)
 
 
 def _random_covariance(gen: torch.Generator, d: int) -> torch.Tensor:
@@ -51,8 +51,8 @@ def _gaussian_terms(x: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> t
     return const, logdet, maha, not_inverted
 
 
-def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> str | None:
-    """Check one (x, mu, Sigma) case, naming the known mistake when the answer matches one."""
+def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> None:
+    """Check one (x, mu, Sigma) case, stopping with the known mistake when the answer matches one."""
     n, d = x.shape
     value = call(fn, x.clone(), mu.clone(), sigma.clone())
     value = _as_tensor(value, "The average log-likelihood")
@@ -70,7 +70,7 @@ def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tens
     const, logdet, maha, not_inverted = _gaussian_terms(x, mu, sigma)
     ref = -const - 0.5 * logdet - 0.5 * maha.mean()
     if torch.allclose(value, ref, rtol=1e-5, atol=1e-6):
-        return None
+        return
     log2pi = math.log(2 * math.pi)
     variants = {
         "this is the sum over the data points: return the average (divide by N, or use .mean()).": ref * n,
@@ -80,38 +80,34 @@ def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tens
             torch.exp(-const - 0.5 * logdet - 0.5 * maha).mean()
         ),
         "the normalising constant -(D/2) log(2 pi) is missing.": ref + const,
-        "the normalising constant is wrong: it is -(D/2) log(2 pi), where D is the dimension of x "
-        f"(this case has D = {d}).": ref + const - torch.tensor([log2pi, 0.5 * log2pi, d * log2pi], dtype=_DTYPE),
+        f"the normalising constant is wrong: it is -(D/2) log(2 pi), where D is the dimension of x (this case has D = {d}).": ref
+        + const
+        - torch.tensor([log2pi, 0.5 * log2pi, d * log2pi], dtype=_DTYPE),
         "the -(1/2) log det(Sigma) term is missing.": ref + 0.5 * logdet,
-        "the log det(Sigma) term needs the factor 1/2: the density has det(Sigma)^(-1/2), so it is "
-        "-(1/2) log det(Sigma).": ref - 0.5 * logdet,
+        "the log det(Sigma) term needs the factor 1/2: the density has det(Sigma)^(-1/2), so it is -(1/2) log det(Sigma).": ref
+        - 0.5 * logdet,
         "the quadratic term uses Sigma where it needs its inverse: (x - mu)^T Sigma^{-1} (x - mu).": (
             -const - 0.5 * logdet - 0.5 * not_inverted.mean()
         ),
-        "the quadratic term needs the factor 1/2: -(1/2) (x - mu)^T Sigma^{-1} (x - mu).": (
-            -const - 0.5 * logdet - maha.mean()
-        ),
+        "the quadratic term needs the factor 1/2: -(1/2) (x - mu)^T Sigma^{-1} (x - mu).": (-const - 0.5 * logdet - maha.mean()),
     }
     for message, expected in variants.items():
         if bool(torch.isclose(value, expected.reshape(-1), rtol=1e-5, atol=1e-6).any()):
-            return message
-    return f"the average log-likelihood is {value.item():.6g}, expected {ref.item():.6g} (D = {d}, N = {n})."
+            raise StudentError(message)
+    raise StudentError(f"the average log-likelihood is {value.item():.6g}, expected {ref.item():.6g} (D = {d}, N = {n}).")
 
 
 def check_gaussian_log_likelihood(fn: Callable[..., Any]) -> Verdict:
     """Check fn(x [N, D], mu [D], Sigma [D, D]) -> average log N(x_i; mu, Sigma) over the N points."""
 
-    def body() -> str | None:
-        """Run a 2D and a 3D case; return the first problem found, or None."""
+    def body() -> None:
+        """Run a 2D and a 3D case; stop at the first problem found."""
         gen = torch.Generator().manual_seed(1)
         for n, d in ((50, 2), (20, 3)):
             mu = torch.randn(d, generator=gen, dtype=_DTYPE) * 2
             sigma = _random_covariance(gen, d)
             x = mu + torch.randn(n, d, generator=gen, dtype=_DTYPE) @ torch.linalg.cholesky(sigma).T  # [N, D]
-            problem = _log_likelihood_case(fn, x, mu, sigma)
-            if problem is not None:
-                return problem
-        return None
+            _log_likelihood_case(fn, x, mu, sigma)
 
     success = "correct: it matches the average log-density in 2 and 3 dimensions."
     return run_check("gaussian_log_likelihood", body, success)
@@ -120,7 +116,7 @@ def check_gaussian_log_likelihood(fn: Callable[..., Any]) -> Verdict:
 # ---------------------------------------------------------------- Exercise: Gaussian maximum likelihood
 
 
-def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> str | None:
+def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> None:
     """Check one data set x [N, D] against the sample mean and the 1/N covariance."""
     n, d = x.shape
     result = call(fn, x.clone())
@@ -129,12 +125,11 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> str | None:
     mu_hat = _as_tensor(result[0], "mu_hat")
     sigma_hat = _as_tensor(result[1], "Sigma_hat")
     if tuple(mu_hat.shape) == (n,):
-        return f"mu_hat has shape [{n}] (one per data point): average over the points (dim=0) to get shape [{d}]."
+        raise StudentError(f"mu_hat has shape [{n}] (one per data point): average over the points (dim=0) to get shape [{d}].")
     require_shape(mu_hat, (d,), "mu_hat")
     if tuple(sigma_hat.shape) == (n, n):
-        return (
-            f"Sigma_hat has shape [{n}, {n}]: the product is the wrong way round; "
-            f"(x - mu).T @ (x - mu) gives the [{d}, {d}] matrix."
+        raise StudentError(
+            f"Sigma_hat has shape [{n}, {n}]: the product is the wrong way round; (x - mu).T @ (x - mu) gives the [{d}, {d}] matrix."
         )
     require_shape(sigma_hat, (d, d), "Sigma_hat")
 
@@ -143,10 +138,10 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> str | None:
     sigma_ref = diff.T @ diff / n  # [D, D]
     if not torch.allclose(mu_hat, mu_ref, rtol=1e-5, atol=1e-7):
         if torch.allclose(mu_hat, x.sum(0), rtol=1e-5, atol=1e-7):
-            return "mu_hat is the sum of the points: divide by N to get the sample mean."
-        return "mu_hat is not the sample mean of the data (the average of the points over dim=0)."
+            raise StudentError("mu_hat is the sum of the points: divide by N to get the sample mean.")
+        raise StudentError("mu_hat is not the sample mean of the data (the average of the points over dim=0).")
     if torch.allclose(sigma_hat, sigma_ref, rtol=1e-5, atol=1e-7):
-        return None
+        return
     variants = {
         f"Sigma_hat divides by N - 1 = {n - 1} (the unbiased estimator, which is what torch.cov and np.cov "
         f"compute by default); the maximum-likelihood estimate divides by N = {n}.": diff.T @ diff / (n - 1),
@@ -160,29 +155,24 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> str | None:
             torch.diag(torch.diagonal(sigma_ref).sqrt())
         ),
     }
-    message = _first_match(sigma_hat, variants, rtol=1e-5, atol=1e-7)
-    if message is not None:
-        return message
+    _name_first_match(sigma_hat, variants, rtol=1e-5, atol=1e-7)
     if not torch.allclose(sigma_hat, sigma_hat.T, rtol=1e-5, atol=1e-7):
-        return "Sigma_hat is not symmetric: a covariance matrix always is."
+        raise StudentError("Sigma_hat is not symmetric: a covariance matrix always is.")
     worst = (sigma_hat - sigma_ref).abs().max().item()
-    return f"Sigma_hat differs from the maximum-likelihood covariance (largest difference {worst:.3g})."
+    raise StudentError(f"Sigma_hat differs from the maximum-likelihood covariance (largest difference {worst:.3g}).")
 
 
 def check_gaussian_mle(fn: Callable[..., Any]) -> Verdict:
     """Check fn(x [N, D]) -> (mu_hat [D], Sigma_hat [D, D]), the maximum-likelihood Gaussian."""
 
-    def body() -> str | None:
-        """Run a 3D and a 2D off-centre data set; return the first problem found, or None."""
+    def body() -> None:
+        """Run a 3D and a 2D off-centre data set; stop at the first problem found."""
         gen = torch.Generator().manual_seed(2)
         for n, d in ((9, 3), (6, 2)):
             shift = torch.linspace(3.0, -4.0, d, dtype=_DTYPE)  # far from 0, so forgetting to center shows
             scale = torch.linalg.cholesky(_random_covariance(gen, d))  # [D, D]
             x = shift + torch.randn(n, d, generator=gen, dtype=_DTYPE) @ scale.T  # [N, D]
-            problem = _mle_case(fn, x)
-            if problem is not None:
-                return problem
-        return None
+            _mle_case(fn, x)
 
     return run_check("gaussian_mle", body, "correct: the sample mean and the covariance with divisor N.")
 
@@ -205,8 +195,8 @@ def _interp(u: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 def check_inverse_cdf_sampler(fn: Callable[..., Any]) -> Verdict:
     """Check fn(u [M], grid [G], density [G]) -> x [M] = F^{-1}(u) for a density tabulated on a grid."""
 
-    def body() -> str | None:
-        """Sample a bimodal, unnormalised density on a grid; return the problem found, or None."""
+    def body() -> None:
+        """Sample a bimodal, unnormalised density on a grid; stop at the problem found."""
         grid = torch.linspace(-6.0, 7.0, 521, dtype=_DTYPE)  # [G]
         dx = (grid[1] - grid[0]).item()
         bump = lambda m, s: torch.exp(-0.5 * ((grid - m) / s) ** 2) / s  # noqa: E731
@@ -224,30 +214,26 @@ def check_inverse_cdf_sampler(fn: Callable[..., Any]) -> Verdict:
         ref = _interp(u, cdf, grid)
         tol = 3 * dx
         if (x - ref).abs().max() <= tol:
-            return None
+            return
         raw_cdf = density.cumsum(0)
         variants = {
             "your function returns CDF values, not points x: the arguments of the interpolation are swapped; "
-            "look u up among the CDF values and return the matching grid points, np.interp(u, cdf, grid).": (
-                _interp(u, grid, cdf)
-            ),
+            "look u up among the CDF values and return the matching grid points, np.interp(u, cdf, grid).": (_interp(u, grid, cdf)),
             "the CDF is not normalised: divide it by its last value so that it ends at exactly 1 "
             "(the density you are given need not integrate to 1).": _interp(u, raw_cdf * dx, grid),
             "the CDF is not normalised: divide the cumulative sum by its last value so that it ends at exactly 1.": (
                 _interp(u, raw_cdf, grid)
             ),
-            "the samples are spread uniformly over the grid: the density was ignored.": (
-                grid[0] + u * (grid[-1] - grid[0])
-            ),
+            "the samples are spread uniformly over the grid: the density was ignored.": (grid[0] + u * (grid[-1] - grid[0])),
         }
         for message, expected in variants.items():
             if (x - expected).abs().max() <= tol:
-                return message
+                raise StudentError(message)
         order = torch.argsort(u)
         if (x[order].diff() < -tol).any():
-            return "x = F^{-1}(u) must grow with u (a larger u gives a larger or equal x), but yours does not."
+            raise StudentError("x = F^{-1}(u) must grow with u (a larger u gives a larger or equal x), but yours does not.")
         worst = (x - ref).abs().max().item()
-        return f"the samples differ from F^{{-1}}(u) by up to {worst:.3g} (allowed: {tol:.3g}, three grid steps)."
+        raise StudentError(f"the samples differ from F^{{-1}}(u) by up to {worst:.3g} (allowed: {tol:.3g}, three grid steps).")
 
     success = "correct: your samples follow the inverse CDF of the tabulated density."
     return run_check("inverse_cdf_sampler", body, success)

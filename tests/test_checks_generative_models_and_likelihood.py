@@ -1,4 +1,4 @@
-"""utils.checks.lecture1: each check passes the right answer and names the known mistakes."""
+"""utils.checks.generative_models_and_likelihood: each check passes the right answer and names the known mistakes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.checks import lecture1
+from utils.checks import generative_models_and_likelihood
 
 # ---------------------------------------------------------------- Gaussian log-likelihood
 
@@ -29,26 +29,26 @@ def loglik_parts(x, mu, Sigma):
 
 
 def test_loglik_right_answers_pass():
-    assert lecture1.check_gaussian_log_likelihood(loglik_right)
+    assert generative_models_and_likelihood.check_gaussian_log_likelihood(loglik_right)
     library = lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x).mean()
-    assert lecture1.check_gaussian_log_likelihood(library)
+    assert generative_models_and_likelihood.check_gaussian_log_likelihood(library)
     as_float = lambda x, mu, S: float(loglik_right(x, mu, S))
-    assert lecture1.check_gaussian_log_likelihood(as_float)
+    assert generative_models_and_likelihood.check_gaussian_log_likelihood(as_float)
     in_float32 = lambda x, mu, S: loglik_right(x.float(), mu.float(), S.float())
-    assert lecture1.check_gaussian_log_likelihood(in_float32)
+    assert generative_models_and_likelihood.check_gaussian_log_likelihood(in_float32)
 
 
 def test_loglik_stub_fails():
     def stub(x, mu, Sigma):
         raise NotImplementedError("Exercise 1")
 
-    v = lecture1.check_gaussian_log_likelihood(stub)
-    assert not v and "not implemented yet" in v.message
+    v = generative_models_and_likelihood.check_gaussian_log_likelihood(stub)
+    assert not v and "not done yet" in v.message
 
 
 def wrong(fn):
     """The failure message of a wrong answer (asserting that it fails)."""
-    v = lecture1.check_gaussian_log_likelihood(fn)
+    v = generative_models_and_likelihood.check_gaussian_log_likelihood(fn)
     assert not v
     return v.message
 
@@ -95,30 +95,30 @@ def mle_right(x):
 
 def mle_wrong(fn):
     """The failure message of a wrong MLE (asserting that it fails)."""
-    v = lecture1.check_gaussian_mle(fn)
+    v = generative_models_and_likelihood.check_gaussian_mle(fn)
     assert not v
     return v.message
 
 
 def test_mle_right_answers_pass():
-    assert lecture1.check_gaussian_mle(mle_right)
-    assert lecture1.check_gaussian_mle(lambda x: (x.mean(0), torch.cov(x.T, correction=0)))
-    assert lecture1.check_gaussian_mle(lambda x: [x.numpy().mean(0), np.cov(x.numpy().T, bias=True)])
+    assert generative_models_and_likelihood.check_gaussian_mle(mle_right)
+    assert generative_models_and_likelihood.check_gaussian_mle(lambda x: (x.mean(0), torch.cov(x.T, correction=0)))
+    assert generative_models_and_likelihood.check_gaussian_mle(lambda x: [x.numpy().mean(0), np.cov(x.numpy().T, bias=True)])
 
     def in_place(x):  # modifying the input must not confuse the check
         mu = x.mean(0)
         x -= mu
         return mu, x.T @ x / len(x)
 
-    assert lecture1.check_gaussian_mle(in_place)
+    assert generative_models_and_likelihood.check_gaussian_mle(in_place)
 
 
 def test_mle_stub_fails():
     def stub(x):
         raise NotImplementedError("Exercise 2")
 
-    v = lecture1.check_gaussian_mle(stub)
-    assert not v and "not implemented yet" in v.message
+    v = generative_models_and_likelihood.check_gaussian_mle(stub)
+    assert not v and "not done yet" in v.message
 
 
 def test_mle_known_mistakes_are_named():
@@ -157,34 +157,34 @@ def sampler_right(u, grid, density):
 
 def sampler_wrong(fn):
     """The failure message of a wrong sampler (asserting that it fails)."""
-    v = lecture1.check_inverse_cdf_sampler(fn)
+    v = generative_models_and_likelihood.check_inverse_cdf_sampler(fn)
     assert not v
     return v.message
 
 
 def test_sampler_right_answers_pass():
-    assert lecture1.check_inverse_cdf_sampler(sampler_right)
+    assert generative_models_and_likelihood.check_inverse_cdf_sampler(sampler_right)
 
     def with_numpy(u, grid, density):
         cdf = np.cumsum(density.numpy())
         return np.interp(u.numpy(), cdf / cdf[-1], grid.numpy())
 
-    assert lecture1.check_inverse_cdf_sampler(with_numpy)
+    assert generative_models_and_likelihood.check_inverse_cdf_sampler(with_numpy)
 
     def trapezoid(u, grid, density):
         steps = 0.5 * (density[1:] + density[:-1]) * grid.diff()
         cdf = torch.cat([torch.zeros(1, dtype=density.dtype), steps.cumsum(0)])
         return torch.as_tensor(np.interp(u, cdf / cdf[-1], grid))
 
-    assert lecture1.check_inverse_cdf_sampler(trapezoid)
+    assert generative_models_and_likelihood.check_inverse_cdf_sampler(trapezoid)
 
 
 def test_sampler_stub_fails():
     def stub(u, grid, density):
         raise NotImplementedError("Exercise 3")
 
-    v = lecture1.check_inverse_cdf_sampler(stub)
-    assert not v and "not implemented yet" in v.message
+    v = generative_models_and_likelihood.check_inverse_cdf_sampler(stub)
+    assert not v and "not done yet" in v.message
 
 
 def test_sampler_known_mistakes_are_named():
@@ -212,7 +212,14 @@ def test_sampler_bad_returns_fail_cleanly():
     assert "your code raised" in sampler_wrong(lambda u, g, d: g[len(g) + 5])
 
 
-@pytest.mark.parametrize("check", [lecture1.check_gaussian_log_likelihood, lecture1.check_gaussian_mle, lecture1.check_inverse_cdf_sampler])
+@pytest.mark.parametrize(
+    "check",
+    [
+        generative_models_and_likelihood.check_gaussian_log_likelihood,
+        generative_models_and_likelihood.check_gaussian_mle,
+        generative_models_and_likelihood.check_inverse_cdf_sampler,
+    ],
+)
 def test_every_check_prints_one_line(check, capsys):
     check(lambda *args: 1 / 0)
     out = capsys.readouterr().out

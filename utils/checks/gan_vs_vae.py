@@ -1,8 +1,8 @@
 """Checks for the exercises of lab 3 (comparing the GAN of lab 1 with the VAE of lab 2).
 
-    from utils.checks import comparison_lab
-    comparison_lab.check_laplacian_variance(laplacian_variance)
-    comparison_lab.check_invert_generator(invert_generator)
+    from utils.checks import gan_vs_vae
+    gan_vs_vae.check_laplacian_variance(laplacian_variance)
+    gan_vs_vae.check_invert_generator(invert_generator)
 
 Each check builds its own inputs (fixed seeds), compares the student's answer with a reference
 computed here, and names the usual mistakes.
@@ -17,15 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checks.core import Verdict, call, is_close, require_shape, require_tensor, run_check
+from utils.checks.core import StudentError, Verdict, call, is_close, require_shape, require_tensor, run_check
+from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
-
-
-def _isolated(name: str, body: Callable[[], str | None], success: str) -> Verdict:
-    """run_check with the global CPU random state saved and restored, so a check never shifts a notebook's seed."""
-    with torch.random.fork_rng(devices=[]):
-        return run_check(name, body, success)
 
 
 _close = partial(is_close, atol=1e-6)  # this module compares with a tighter absolute tolerance
@@ -40,7 +35,7 @@ def _filtered(x: torch.Tensor, kernel: torch.Tensor = LAPLACIAN, padding: int = 
     return F.conv2d(x, kernel.to(x).view(1, 1, 3, 3), padding=padding)
 
 
-def reference_laplacian_variance(x: torch.Tensor) -> torch.Tensor:
+def _reference_laplacian_variance(x: torch.Tensor) -> torch.Tensor:
     """Per-image variance [N] of the 4-neighbour Laplacian response (valid convolution, population variance)."""
     return _filtered(x).flatten(1).var(dim=1, unbiased=False)
 
@@ -58,8 +53,8 @@ def _sharpness_images() -> torch.Tensor:
     return torch.cat([noise, blurred, constant, checker, bar])
 
 
-def _laplacian_mistake(v: torch.Tensor, x: torch.Tensor) -> str:
-    """Name the known mistake behind a wrong per-image sharpness value."""
+def _laplacian_mistake(v: torch.Tensor, x: torch.Tensor) -> None:
+    """Stop with the known mistake behind a wrong per-image sharpness value."""
     lap = _filtered(x).flatten(1)
     eight = torch.tensor([[1.0, 1.0, 1.0], [1.0, -8.0, 1.0], [1.0, 1.0, 1.0]])
     candidates = {
@@ -76,32 +71,31 @@ def _laplacian_mistake(v: torch.Tensor, x: torch.Tensor) -> str:
     }
     for message, candidate in candidates.items():
         if _close(v, candidate, rtol=3e-3) or _close(v, candidate.sqrt(), rtol=3e-3):  # either variance correction
-            return message
-    ref = reference_laplacian_variance(x)
-    return f"the values differ from the expected ones: expected {[round(r, 4) for r in ref.tolist()]}."
+            raise StudentError(message)
+    ref = _reference_laplacian_variance(x)
+    raise StudentError(f"the values differ from the expected ones: expected {[round(r, 4) for r in ref.tolist()]}.")
 
 
 def check_laplacian_variance(laplacian_variance: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
     """Check laplacian_variance(x [N, 1, 28, 28]) -> [N] variance of each image's 4-neighbour Laplacian."""
 
-    def body() -> str | None:
+    def body() -> None:
         x = _sharpness_images()
         n = x.shape[0]
         v = require_tensor(call(laplacian_variance, x.clone()), "the result")
         if v.dim() == 0:
-            return f"you returned one number for the whole batch: return one value per image, shape [{n}]."
+            raise StudentError(f"you returned one number for the whole batch: return one value per image, shape [{n}].")
         if tuple(v.shape) in ((n, 1), (n, 1, 1), (n, 1, 1, 1)):
-            return f"the result has shape {list(v.shape)}: flatten it to [{n}] (e.g. .flatten() or .squeeze())."
+            raise StudentError(f"the result has shape {list(v.shape)}: flatten it to [{n}] (e.g. .flatten() or .squeeze()).")
         require_shape(v, (n,), "the result")
         v = v.detach().double()
         accepted = [
             _filtered(x, padding=p).flatten(1).var(dim=1, unbiased=u) for p in (0, 1) for u in (False, True)
         ]  # valid or zero-padded convolution, population or sample variance
-        if any(_close(v, a) for a in accepted):
-            return None
-        return _laplacian_mistake(v, x)
+        if not any(_close(v, a) for a in accepted):
+            _laplacian_mistake(v, x)
 
-    return _isolated("laplacian_variance", body, "one variance of the Laplacian per image.")
+    return run_check("laplacian_variance", body, "one variance of the Laplacian per image.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,15 +118,16 @@ class _TinyGenerator(nn.Module):
 
 def _generator() -> _TinyGenerator:
     """The check's generator, with fixed weights scaled up so that z matters."""
-    torch.manual_seed(4)
-    gen = _TinyGenerator()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)  # the layers draw their initial weights from the global generator
+        gen = _TinyGenerator()
     with torch.no_grad():
         gen.net[0].weight.mul_(3.0)
         gen.net[2].weight.mul_(3.0)
     return gen.requires_grad_(False)
 
 
-def reference_invert(
+def _reference_invert(
     decode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, z0: torch.Tensor, steps: int, lr: float, variant: str = "ok"
 ) -> torch.Tensor:
     """Adam on z from z0, minimising the squared error summed per image and averaged over the batch."""
@@ -156,7 +151,7 @@ def _per_image_error(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Te
 def check_invert_generator(invert_generator: Callable[..., torch.Tensor]) -> Verdict:
     """Check invert_generator(decode, x, z0, steps, lr) -> z [N, d] found by Adam on the squared error."""
 
-    def body() -> str | None:
+    def body() -> None:
         gen = _generator()
         weights = [p.detach().clone() for p in gen.parameters()]
         g = torch.Generator().manual_seed(5)
@@ -168,33 +163,35 @@ def check_invert_generator(invert_generator: Callable[..., torch.Tensor]) -> Ver
         steps, lr = 60, 0.05
         z = require_tensor(call(invert_generator, gen, x.clone(), z0, steps, lr), "z")
         if z.shape == x.shape:
-            return "you returned images: return the latent codes z (shape [N, z_dim]); decode them afterwards."
+            raise StudentError("you returned images: return the latent codes z (shape [N, z_dim]); decode them afterwards.")
         require_shape(z, (6, 4), "z")
         if not torch.equal(z0, z0_copy):
-            return "you changed z0 in place: start from a copy, z = z0.clone().requires_grad_(True)."
+            raise StudentError("you changed z0 in place: start from a copy, z = z0.clone().requires_grad_(True).")
         if not all(torch.equal(p, w) for p, w in zip(gen.parameters(), weights, strict=True)):
-            return "the generator's weights changed: optimise z only (torch.optim.Adam([z], lr=lr)), not the generator."
+            raise StudentError("the generator's weights changed: optimise z only (torch.optim.Adam([z], lr=lr)), not the generator.")
         z = z.detach().float()
         if _close(z, z0):
-            return "z did not move from z0: call loss.backward() and optimizer.step() in every step."
-        ref = reference_invert(gen, x, z0, steps, lr)
+            raise StudentError("z did not move from z0: call loss.backward() and optimizer.step() in every step.")
+        ref = _reference_invert(gen, x, z0, steps, lr)
         if _close(z, ref, rtol=1e-3, atol=1e-4):
-            return None
+            return
         for variant, message in (
             ("no_zero_grad", "you did not call optimizer.zero_grad() in the loop: gradients of earlier steps pile up."),
             ("ascent", "the error grew: minimise the squared error (loss.backward() on +loss), do not maximise it."),
         ):
-            if _close(z, reference_invert(gen, x, z0, steps, lr, variant), rtol=1e-3, atol=1e-4):
-                return message
+            if _close(z, _reference_invert(gen, x, z0, steps, lr, variant), rtol=1e-3, atol=1e-4):
+                raise StudentError(message)
         err, ref_err = _per_image_error(gen, z, x).mean(), _per_image_error(gen, ref, x).mean()
         start_err = _per_image_error(gen, z0, x).mean()
         if err >= start_err:
-            return f"the squared error did not go down ({start_err:.3f} at z0, {err:.3f} at your z): check the loss and the sign."
+            raise StudentError(
+                f"the squared error did not go down ({start_err:.3f} at z0, {err:.3f} at your z): check the loss and the sign."
+            )
         if err <= ref_err * 1.05 + 1e-4:
-            return None  # another route (another optimiser, a mean over pixels) that reconstructs as well
-        return (
+            return  # another route (another optimiser, a mean over pixels) that reconstructs as well
+        raise StudentError(
             f"your z reconstructs worse than {steps} Adam steps with lr={lr} should (squared error {err:.4f} per image, "
             f"expected about {ref_err:.4f}): use torch.optim.Adam([z], lr=lr) on the squared error, for `steps` steps."
         )
 
-    return _isolated("invert_generator", body, "Adam on z alone brings G(z) close to x, and z0 and the generator stay untouched.")
+    return run_check("invert_generator", body, "Adam on z alone brings G(z) close to x, and z0 and the generator stay untouched.")

@@ -1,0 +1,234 @@
+"""Build the book with an execution cache that never serves results made under other conditions.
+
+Usage: python scripts/build_book.py [--jobs N] [BOOK] [jupyter-book build options, e.g. -W -n --keep-going]
+
+The site lands in `_build/html/` (with `--path-output DIR`, in `DIR/_build/html/`, its caches beside it).
+
+`jupyter-book build` keys its execution cache by a notebook's code alone, so a full build would reuse
+fast-mode results and a change to `utils/` would never be executed. This entry point gives every set of
+conditions its own cache, `_build/.jupyter_cache/<mode>-<device>-<digest>`, where the digest covers
+`utils/` (code and weights), `requirements.txt` and the installed packages, and tells Sphinx to read every
+page again whenever the conditions differ from the last build's. So a build never shows a result made in
+another mode, on another device or with other helpers; going back to earlier conditions finds their
+cache again.
+
+Before Sphinx runs, the notebooks missing from that cache are executed N at a time (default: one per
+core, each kernel with OMP_NUM_THREADS = cores / N unless set), filling the very cache the build reads; a
+notebook that loads artifacts (`utils.artifacts.load_*`) waits until every notebook that saves them is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from fnmatch import fnmatch
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path("_build") / ".build"
+
+
+def _digest_files(paths: list[Path], root: Path) -> str:
+    """A hash over the relative names and contents of files."""
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def conditions(root: Path = ROOT) -> dict[str, str]:
+    """What an executed notebook's results depend on besides its code: mode, device, helpers, packages."""
+    helpers = root if (root / "utils" / "config.py").is_file() else ROOT  # a book without helpers of its own
+    sys.path.insert(0, str(helpers))
+    try:
+        from utils import config  # the book's own helpers decide the mode and the device
+    finally:
+        sys.path.pop(0)
+    utils_files = [p for p in (helpers / "utils").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
+    requirements = root / "requirements.txt"
+    return {
+        "mode": "fast" if config.fast_mode() else "full",
+        "device": config.get_device().type,
+        "utils": _digest_files(utils_files, helpers),
+        "requirements": hashlib.sha256(requirements.read_bytes() if requirements.is_file() else b"").hexdigest(),
+        "packages": hashlib.sha256("\n".join(packages).encode()).hexdigest(),
+    }
+
+
+def cache_name(cond: dict[str, str]) -> str:
+    """The cache folder's name for a set of conditions: readable mode and device, then a short digest."""
+    digest = hashlib.sha256(json.dumps(cond, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{cond['mode']}-{cond['device']}-{digest}"
+
+
+def build_config(root: Path, cache: Path) -> dict[str, Any]:
+    """The book's _config.yml with the execution cache pointed at cache."""
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    config.setdefault("execute", {})["cache"] = str(cache)
+    return with_absolute_paths(config, root)
+
+
+def with_absolute_paths(config: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Make the config's local extension paths absolute, so a copy of it works from any folder (in place)."""
+    local = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in local.items():
+        local[name] = str((root / path).resolve())
+    return config
+
+
+LOADS = re.compile(r"\b(load_checkpoint|load_samples|load_json|has_artifact)\(")
+SAVES = re.compile(r"\b(save_checkpoint|save_samples|save_json)\(")
+
+
+def toc_notebooks(root: Path, config: dict[str, Any]) -> list[Path]:
+    """The notebooks of the table of contents that the build executes (not in execute.exclude_patterns)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    files: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            files.extend([node[k] for k in ("root", "file") if k in node])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    excluded = config.get("execute", {}).get("exclude_patterns", [])
+    paths = [root / f"{f}.ipynb" for f in dict.fromkeys(files)]
+    return [p for p in paths if p.is_file() and not any(fnmatch(p.relative_to(root).as_posix(), pat) for pat in excluded)]
+
+
+def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, str | None]:
+    """Execute one notebook in its own folder (in a worker process); return it as JSON, the seconds and any error."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # the kernel inherits it
+    nb = nbformat.read(path, as_version=4)
+    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
+    error = None if result.err is None else f"{type(result.err).__name__}: {result.err}"
+    return nbformat.writes(nb), result.time, error
+
+
+def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int) -> list[str]:
+    """Execute in parallel the notebooks the cache lacks, filling the cache the build reads; return the failures.
+
+    A notebook that loads artifacts starts only after every notebook that saves them has finished.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(cache_path))
+    todo = []
+    for path in toc_notebooks(root, config):
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            todo.append(path)
+    if not todo:
+        return []
+    text = {p: p.read_text(encoding="utf-8") for p in todo}
+    savers = {p for p in todo if SAVES.search(text[p])}
+    waiting = [p for p in todo if LOADS.search(text[p]) and p not in savers]
+    ready = sorted((p for p in todo if p not in waiting), key=lambda p: -p.stat().st_size)  # big (slow) ones first
+    jobs = max(1, min(jobs, len(todo)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    timeout = config.get("execute", {}).get("timeout")
+    print(f"executing {len(todo)} notebook(s), {jobs} at a time")
+    failures: list[str] = []
+    running: dict[Future, Path] = {}
+    with ProcessPoolExecutor(jobs) as pool:
+        while ready or waiting or running:
+            if waiting and not savers & ({*ready} | {*running.values()}):
+                ready, waiting = waiting + ready, []  # every saver is done: the loaders go next
+            while ready and len(running) < jobs:
+                path = ready.pop(0)
+                running[pool.submit(_execute, str(path), timeout, threads)] = path
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                path = running.pop(future)
+                rel = path.relative_to(root).as_posix()
+                nb_json, seconds, error = future.result()
+                if error:
+                    failures.append(rel)  # the build executes it again and reports the error
+                    print(f"  failed   {rel} ({seconds:.0f} s)")
+                    continue
+                bundle = CacheBundleIn(nbformat.reads(nb_json, as_version=4), str(path), data={"execution_seconds": seconds})
+                cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+                print(f"  executed {rel} ({seconds:.0f} s)")
+    return failures
+
+
+def jupyter_book() -> str:
+    """The jupyter-book command next to this Python, or on PATH."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    found = str(exe) if exe.exists() else shutil.which("jupyter-book")
+    if not found:
+        raise SystemExit("jupyter-book is not installed: run `python -m pip install -r requirements.txt`.")
+    return found
+
+
+def output_folder(root: Path, extra: list[str]) -> Path:
+    """The folder jupyter-book writes its _build/ into: --path-output if given, else the book's own."""
+    for i, arg in enumerate(extra):
+        if arg == "--path-output" and i + 1 < len(extra):
+            return Path(extra[i + 1]).resolve()
+        if arg.startswith("--path-output="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return root
+
+
+def build(root: Path = ROOT, extra: list[str] | None = None, jobs: int | None = None) -> int:
+    """Build the book at root under its current conditions; return jupyter-book's exit status."""
+    root, extra = root.resolve(), list(extra or [])
+    jobs = jobs or os.cpu_count() or 1
+    out = output_folder(root, extra)
+    cond = conditions(root)
+    name = cache_name(cond)
+    state = out / STATE
+    state.mkdir(parents=True, exist_ok=True)
+    config_path = state / "_config.yml"
+    cache = out / "_build" / ".jupyter_cache" / name
+    config = build_config(root, cache)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    last = state / "conditions.txt"
+    changed = not last.is_file() or last.read_text().strip() != name
+    cmd = [jupyter_book(), "build", str(root), "--config", str(config_path), *(["--all"] if changed else []), *extra]
+    print(f"build conditions: {name} ({'changed since the last build: every page is read again' if changed else 'as last time'})")
+    if config.get("execute", {}).get("execute_notebooks") == "cache":
+        pre_execute(root, config, cache, jobs)
+    status = subprocess.run(cmd, cwd=root, env=os.environ.copy()).returncode
+    if status == 0:
+        last.write_text(name + "\n")
+    else:
+        last.unlink(missing_ok=True)
+    return status
+
+
+def main(argv: list[str]) -> int:
+    """Command line entry point."""
+    jobs = None
+    if "--jobs" in argv:
+        i = argv.index("--jobs")
+        jobs, argv = int(argv[i + 1]), argv[:i] + argv[i + 2 :]
+    root = Path(argv[0]) if argv and not argv[0].startswith("-") else ROOT
+    extra = argv[1:] if argv and not argv[0].startswith("-") else argv
+    return build(root, extra, jobs)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
