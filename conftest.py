@@ -1,6 +1,7 @@
 """Test-wide settings: fast mode, artifacts kept apart from a full build's, and absolute data paths."""
 
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("GENAI_FAST", "1")
@@ -10,3 +11,7 @@ os.environ.setdefault("GENAI_ARTIFACTS", str(Path(__file__).resolve().parent / "
 for _name in ("GENAI_DATA", "GENAI_ARTIFACTS"):
     if os.environ.get(_name):
         os.environ[_name] = str(Path(os.environ[_name]).expanduser().resolve())
+
+# Each notebook is executed once per test run: nbval's executions fill the strict book build's cache.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+pytest_plugins = ["executed_once"]

@@ -2,7 +2,8 @@
 
     OMP_NUM_THREADS=1 GENAI_DATA=/path/to/data python benchmarks/gan_throughput.py [--steps 300] [--device cpu]
 
-Both loops train the same model (the lab's small DCGAN) with the same batch size for the same number of
+Both loops train the same model with the same step, lab 1's own code (its `#| export` cells, in
+`lab_code/gan_lab.py`: the DCGAN, `dcgan_init`, `train_step`), with the same batch size for the same number of
 steps, after a few warm-up steps; the script prints one markdown table row per loop.
 """
 
@@ -15,58 +16,24 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lab_code import gan_lab  # noqa: E402 (lab 1's exported code)
 from utils.config import data_root, get_device  # noqa: E402
 from utils.data import iterate_batches, load_mnist  # noqa: E402
 
-Z_DIM, C, BATCH_SIZE = 64, 32, 64
-
-
-class MinibatchStd(nn.Module):
-    """Append the batch's feature spread as one channel (as in the lab)."""
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """[B, C, H, W] -> [B, C + 1, H, W]."""
-        return torch.cat([h, h.std(dim=0).mean().expand(h.shape[0], 1, *h.shape[2:])], dim=1)
-
-
-def make_models(C: int = C) -> tuple[nn.Module, nn.Module]:  # noqa: N803 (the lab's channel width c)
-    """The lab's generator and discriminator (its Exercises 1 and 2) with channel width C."""
-    G = nn.Sequential(
-        nn.Linear(Z_DIM, 2 * C * 49),
-        nn.Unflatten(1, (2 * C, 7, 7)),
-        nn.BatchNorm2d(2 * C),
-        nn.ReLU(),
-        nn.ConvTranspose2d(2 * C, C, 4, 2, 1),
-        nn.BatchNorm2d(C),
-        nn.ReLU(),
-        nn.ConvTranspose2d(C, 1, 4, 2, 1),
-        nn.Sigmoid(),
-    )
-    D = nn.Sequential(
-        nn.Conv2d(1, C, 4, 2, 1),
-        nn.LeakyReLU(0.2),
-        MinibatchStd(),
-        nn.Conv2d(C + 1, 2 * C, 4, 2, 1),
-        nn.BatchNorm2d(2 * C),
-        nn.LeakyReLU(0.2),
-        nn.Flatten(),
-        nn.Linear(2 * C * 49, 1),
-    )
-    return G, D
+C, BATCH_SIZE = gan_lab.CHANNELS, gan_lab.BATCH_SIZE
 
 
 def run(batches, steps: int, warmup: int, device: torch.device, channels: int = C) -> tuple[float, float]:
     """Train warmup + steps steps on batches (an iterator factory); return images per second and per CPU-second."""
     torch.manual_seed(0)
-    G, D = make_models(channels)
-    G, D = G.to(device), D.to(device)
-    opt_G = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    G, D = gan_lab.Generator(channels=channels).to(device), gan_lab.Discriminator(channels).to(device)
+    G.apply(gan_lab.dcgan_init)
+    D.apply(gan_lab.dcgan_init)
+    opt_G = torch.optim.Adam(G.parameters(), gan_lab.LR, betas=gan_lab.BETAS)
+    opt_D = torch.optim.Adam(D.parameters(), gan_lab.LR, betas=gan_lab.BETAS)
     done, images, start, cpu_start = 0, 0, 0.0, 0.0
     while done < warmup + steps:
         for x in batches():
@@ -75,20 +42,8 @@ def run(batches, steps: int, warmup: int, device: torch.device, channels: int = 
                     torch.cuda.synchronize()
                 start, cpu_start, images = time.perf_counter(), time.process_time(), 0
             x = x.to(device, non_blocking=True)
-            z = torch.randn(x.shape[0], Z_DIM, device=device)
-            fake = G(z)
-            real_logits, fake_logits = D(2 * x - 1), D(2 * fake.detach() - 1)
-            d_loss = F.binary_cross_entropy_with_logits(
-                real_logits, torch.full_like(real_logits, 0.9)
-            ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            opt_D.zero_grad()
-            d_loss.backward()
-            opt_D.step()
-            out = D(2 * fake - 1)
-            g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-            opt_G.zero_grad()
-            g_loss.backward()
-            opt_G.step()
+            z = torch.randn(x.shape[0], gan_lab.Z_DIM, device=device)
+            gan_lab.train_step(G, D, opt_G, opt_D, x, z)
             images += x.shape[0]
             done += 1
             if done == warmup + steps:

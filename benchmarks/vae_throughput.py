@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/vae_throughput.py            # print the results
     OMP_NUM_THREADS=1 python benchmarks/vae_throughput.py --write    # also update benchmarks/README.md
 
-Both loops train the same model (lab 2's MLP VAE: hidden layers of 512 units, one in the encoder
+Both loops train the same model with the same step, lab 2's own code (its `#| export` cells, in
+`lab_code/vae_lab.py`): lab 2's MLP VAE: hidden layers of 512 units, one in the encoder
 and two in the decoder, 20 latent dimensions, Adam, batch 128) on the same number of MNIST training images, one after the other in
 one process on the same machine:
 
@@ -26,45 +27,16 @@ from datetime import date
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lab_code import vae_lab  # noqa: E402 (lab 2's exported code)
 from utils.config import data_root  # noqa: E402
 from utils.data import iterate_batches, load_mnist  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 HEADING = "## Lab 2: VAE training throughput"
-
-
-class VAE(nn.Module):
-    """Lab 2's model: MLP encoder to (mu, logvar), reparameterisation, MLP decoder to logits."""
-
-    def __init__(self, hidden: int = 512, z_dim: int = 20) -> None:
-        """One hidden layer of `hidden` units in the encoder, two in the decoder."""
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 2 * z_dim))
-        self.decoder = nn.Sequential(nn.Linear(z_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 784))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x [B, 1, 28, 28] -> (logits [B, 1, 28, 28], mu, logvar)."""
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        return self.decoder(z).view(-1, 1, 28, 28), mu, logvar
-
-
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor) -> float:
-    """One step on the negative ELBO (BCE + KL summed per image, averaged over the batch), as in lab 2."""
-    optimizer.zero_grad()
-    x_logits, mu, logvar = model(x)
-    recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / len(x)
-    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
-    loss = recon + kl
-    loss.backward()
-    optimizer.step()
-    return loss.item()
 
 
 def tensor_batches(x: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
@@ -108,9 +80,9 @@ def run(n_images: int, batch_size: int, device: torch.device, seed: int = 0) -> 
     for name, make in (("tensors", lambda: tensor_batches(x, batch_size)), ("DataLoader", lambda: loader_batches(batch_size, device))):
         results[f"{name}, data only"] = timed(make(), n_images)
         torch.manual_seed(seed)
-        model = VAE().to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        results[f"{name}, training"] = timed(make(), n_images, lambda xb, m=model, o=optimizer: train_step(m, o, xb))
+        model = vae_lab.VAE(hidden=vae_lab.HIDDEN, z_dim=vae_lab.Z_DIM).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=vae_lab.LR)
+        results[f"{name}, training"] = timed(make(), n_images, lambda xb, m=model, o=optimizer: vae_lab.train_step(m, o, xb))
     return results
 
 

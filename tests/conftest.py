@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ class BookBuild:
     returncode: int
     log: str
     html: Path
+    from_nbval: tuple[str, ...] = ()  # notebooks nbval had executed (and cached) before the build started
 
 
 def build_book(source: Path, out: Path, timeout: int = 1800) -> BookBuild:
@@ -41,25 +42,34 @@ def build_book(source: Path, out: Path, timeout: int = 1800) -> BookBuild:
 
 
 def build_book_once(source: Path, out: Path) -> BookBuild:
-    """build_book, but once per test run when pytest-xdist workers ask for it: the first builds, the others wait and reuse."""
+    """build_book, but once per test run when pytest-xdist workers ask for it: the first builds, the others wait and reuse.
+
+    The build first waits for the notebooks nbval is still executing, whose results it then takes from its cache
+    (tests/executed_once.py), so that each notebook is executed once per test run.
+    """
+    from executed_once import cached_by_nbval, wait_for_notebooks
+
+    wait_for_notebooks()
+    reused = tuple(cached_by_nbval())
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     try:
         import fcntl
     except ImportError:  # not POSIX: each worker builds
         fcntl = None
     if not run_id or fcntl is None:
-        return build_book(source, out)
+        return replace(build_book(source, out), from_nbval=reused)
     out.mkdir(parents=True, exist_ok=True)
     record = out / f"build-{run_id}.json"
     with open(out / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if record.is_file():
             data = json.loads(record.read_text())
-            return BookBuild(data["returncode"], data["log"], Path(data["html"]))
-        build = build_book(source, out)
+            return BookBuild(data["returncode"], data["log"], Path(data["html"]), tuple(data["from_nbval"]))
+        build = replace(build_book(source, out), from_nbval=reused)
         for old in out.glob("build-*.json"):
             old.unlink()
-        record.write_text(json.dumps({"returncode": build.returncode, "log": build.log, "html": str(build.html)}))
+        data = {"returncode": build.returncode, "log": build.log, "html": str(build.html), "from_nbval": reused}
+        record.write_text(json.dumps(data))
         return build
 
 

@@ -185,3 +185,33 @@ def test_missing_repository_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "_config.yml").write_text("title: x\n")
     assert assignments.main(["--root", str(tmp_path)]) == 2
     assert "repository.url" in capsys.readouterr().err
+
+
+def test_export_cells_become_a_module_with_their_solutions(tmp_path):
+    """Cells starting with `#| export` are written, solutions filled in and markers dropped, to lab_code/."""
+    exported = "#| export\nclass Net:\n    def f(self):\n        ### BEGIN SOLUTION\n        return 1\n        ### END SOLUTION"
+    source = nb(md("# Lab 1"), code("SIZE = 3"), code("#| export\nSIZE = 2"), code(exported))
+    text = assignments.exported_module(source, "labs/solutions/01_x.ipynb")
+    assert "SIZE = 2" in text and "SIZE = 3" not in text, "only the marked cells are exported"
+    assert "return 1" in text and "BEGIN SOLUTION" not in text and "#| export" not in text.split('"""', 2)[2]
+    namespace: dict = {}
+    exec(compile(text, "gan_lab.py", "exec"), namespace)  # the module runs as plain Python
+    assert namespace["Net"]().f() == 1 and namespace["SIZE"] == 2
+    assert assignments.exported_module(nb(md("# L"), code("x = 1")), "x.ipynb") is None
+    assert assignments.module_path(Path("/r/labs/solutions/01_gan_lab.ipynb")) == Path("/r/lab_code/gan_lab.py")
+
+
+def test_a_change_to_an_exported_cell_reaches_the_module(tmp_path, capsys):
+    """Editing the lab source makes --check fail until the module is regenerated, which then holds the edit."""
+    source = _tiny_book(tmp_path)
+    book = json.loads(source.read_text())
+    book["cells"].append(code("#| export\nWIDTH = 32"))
+    source.write_text(json.dumps(book))
+    args = ["--root", str(tmp_path)]
+    assert assignments.main(args) == 0
+    module = tmp_path / "lab_code" / "x.py"
+    assert "WIDTH = 32" in module.read_text()
+    source.write_text(source.read_text().replace("WIDTH = 32", "WIDTH = 48"))
+    assert assignments.main(["--check", *args]) == 1
+    assert "lab_code/x.py" in capsys.readouterr().err
+    assert assignments.main(args) == 0 and "WIDTH = 48" in module.read_text()

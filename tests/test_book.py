@@ -85,3 +85,9 @@ def test_pages_show_no_path_of_the_build_machine(built_book):
         text = page.read_text(encoding="utf-8")
         shown = sorted(p for p in machine if p in text)
         assert not shown, f"{page.name} shows a path of the build machine: {shown}"
+
+
+def test_the_build_executes_no_notebook_that_nbval_already_ran(built_book):
+    """Each notebook is executed once per test run: what nbval ran without error, the build takes from its cache."""
+    again = [nb for nb in built_book.from_nbval if f"executed {nb} (" in built_book.log]
+    assert not again, f"the build executed again what nbval had run: {again} (see tests/executed_once.py)"

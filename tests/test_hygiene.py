@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -46,3 +48,24 @@ def test_importing_utils_has_no_side_effects(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", "importing utils wrote files"
     assert not (tmp_path / "data").exists() and not (tmp_path / "artifacts").exists()
+
+
+LAB_CODE = re.compile(
+    r"^\s*(class (Generator|Discriminator|MinibatchStd|Encoder|Decoder|VAE)\b"
+    r"|def (dcgan_init|update_ema|discriminator_loss|generator_loss|vae_loss|train_step)\b)",
+    re.MULTILINE,
+)
+
+
+@pytest.mark.parametrize("path", ["labs/solutions/03_gan_vs_vae.ipynb", "benchmarks/gan_throughput.py", "benchmarks/vae_throughput.py"])
+def test_lab_models_are_defined_once(path):
+    """Lab 3 and the benchmarks import the models, losses and steps that labs 1 and 2 teach (lab_code/), never a copy."""
+    file = ROOT / path
+    if file.suffix == ".ipynb":
+        cells = json.loads(file.read_text(encoding="utf-8"))["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    else:
+        text = file.read_text(encoding="utf-8")
+    copies = [m.group(1).strip() for m in LAB_CODE.finditer(text)]
+    assert not copies, f"{path} defines {copies} again: import them from lab_code (labs 1 and 2's `#| export` cells)"
+    assert "from lab_code import" in text, f"{path} does not use lab_code"

@@ -9,6 +9,10 @@ NotImplementedError naming the exercise, and markdown becomes an answer prompt. 
 markers may be wrapped in an HTML comment (`<!-- ### BEGIN SOLUTION -->`) so the page hides them.
 The exercise's name is the latest markdown heading that contains "Exercise".
 
+Code cells whose first line is `#| export` are also written, solutions filled in, to a module of
+`lab_code/` named after the source (`labs/solutions/01_gan_lab.ipynb` -> `lab_code/gan_lab.py`), so that
+lab 3 and the benchmarks import the very code the labs teach instead of a retyped copy.
+
 The sources are kept in step too: a code cell holding a solution gets the `hide-input` tag (the website
 folds its code behind a click and shows its output), and the cell after the title holds two Colab links,
 "Do the exercises" (the student copy) and "With solutions" (the source), made from `_config.yml`'s
@@ -33,6 +37,26 @@ SOURCE_DIRS = ("lectures/solutions", "labs/solutions")
 SOLUTION_TAG = "hide-input"
 LINKS_TAG = "colab-links"
 COLAB = "https://colab.research.google.com/github"
+EXPORT = "#| export"
+EXPORT_DIR = "lab_code"
+_MODULE_HEADER = '''"""The cells of {source} marked `#| export`, with their solutions.
+
+Made by `python -m utils.assignments` from the lab: edit the lab, never this file.
+"""
+
+# ruff: noqa
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils import config
+
+device = config.get_device()
+'''
 _HEADING = re.compile(r"^#+\s*(.*Exercise.*?)\s*$", re.MULTILINE)
 _STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\('(?P<name>.*): write your code here'\)$")
 
@@ -198,6 +222,24 @@ def fill_stubs(student: dict[str, Any], source: dict[str, Any]) -> list[str]:
     return filled
 
 
+def exported_module(nb: dict[str, Any], source: str) -> str | None:
+    """The text of the module made of the source's `#| export` cells (marker lines dropped), or None."""
+    cells = [_source(c) for c in nb["cells"] if c["cell_type"] == "code" and _source(c).startswith(EXPORT)]
+    if not cells:
+        return None
+    bodies = []
+    for text in cells:
+        lines = text.split("\n")[1:]
+        lines = [line for line in lines if not _marker(line).startswith((BEGIN, END))]
+        bodies.append("\n".join(lines).strip("\n"))
+    return _MODULE_HEADER.format(source=source) + "\n\n" + "\n\n\n".join(bodies) + "\n"
+
+
+def module_path(source: Path) -> Path:
+    """labs/solutions/01_gan_lab.ipynb -> lab_code/gan_lab.py (under the same root)."""
+    return source.parent.parent.parent / EXPORT_DIR / f"{source.stem.split('_', 1)[1]}.py"
+
+
 def student_path(source: Path) -> Path:
     """lectures/solutions/NN_topic.ipynb -> lectures/NN_topic.ipynb (and the same for labs)."""
     return source.parent.parent / source.name
@@ -219,13 +261,13 @@ def repository(root: Path) -> tuple[str, str]:
     return repo["url"], str(repo.get("branch", "main"))
 
 
-def build(source: Path, root: Path = REPO_ROOT) -> tuple[str, str]:
-    """The texts of the prepared source and of its student copy."""
+def build(source: Path, root: Path = REPO_ROOT) -> tuple[str, str, str | None]:
+    """The texts of the prepared source, of its student copy and of its exported module (None without one)."""
     url, branch = repository(root)
     rel = source.resolve().relative_to(root.resolve()).as_posix()
     links = links_cell(url, branch, student_path(Path(rel)).as_posix(), rel)
     nb = prepare_source(json.loads(source.read_text(encoding="utf-8")), links, source.name)
-    return render(nb), render(make_student_notebook(nb, source.name))
+    return render(nb), render(make_student_notebook(nb, source.name)), exported_module(nb, rel)
 
 
 def sources(root: Path = REPO_ROOT) -> list[Path]:
@@ -245,24 +287,28 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for src in found:
         try:
-            source_text, student_text = build(src, root)
+            source_text, student_text, module_text = build(src, root)
         except AssignmentError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        for path, text in ((src, source_text), (student_path(src), student_text)):
+        outputs = [(src, source_text), (student_path(src), student_text)]
+        if module_text is not None:
+            outputs.append((module_path(src), module_text))
+        for path, text in outputs:
             current = path.read_text(encoding="utf-8") if path.exists() else None
             if current == text:
                 continue
             if args.check:
                 stale.append(path.relative_to(root).as_posix())
             else:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
                 print(f"wrote {path.relative_to(root).as_posix()}")
     if args.check and stale:
         print(f"Out of date: {', '.join(stale)}. Run `python -m utils.assignments` to regenerate them.", file=sys.stderr)
         return 1
     if args.check:
-        print(f"{len(found)} sources and their student copies up to date.")
+        print(f"{len(found)} sources, their student copies and the exported lab code up to date.")
     return 0
 
 

@@ -1,0 +1,149 @@
+"""A pytest plugin: each notebook is executed once per test run, by nbval, and the strict book build reuses it.
+
+nbval re-executes every notebook cell by cell. When a notebook has run without an error, this plugin puts
+the cells' outputs back into it and stores it in the execution cache that `scripts/build_book.py` reads for
+the test book under the current conditions (mode, device, `utils/`, packages). The book build of the same
+run then finds every such notebook in its cache and executes only what nbval did not run (or what failed
+there, which the build then reports again).
+
+Under pytest-xdist the build may start while another worker is still in a notebook: `wait_for_notebooks`
+lets it wait for the notebooks that have started and not finished (never for ones not yet started, so a
+worker cannot wait for work queued behind itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK_OUT = ROOT / "_build" / "test-book"  # the test book's output folder (tests/conftest.py builds there)
+
+
+def _state_dir() -> Path:
+    """Markers of this run's notebooks: which have started, which have finished."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    return BOOK_OUT / "nbval" / run
+
+
+def _marker(path: Path) -> str:
+    """A file name for a notebook path."""
+    return path.resolve().relative_to(ROOT).as_posix().replace("/", "__")
+
+
+def _is_nbval_cell(item: pytest.Item) -> bool:
+    """True for the items nbval makes of notebook cells."""
+    return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell_num")
+
+
+@contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on path (POSIX), so two workers never write the cache at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def cache_folder() -> Path:
+    """The execution cache the test book's build reads under the current conditions."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import build_book
+    finally:
+        sys.path.pop(0)
+    return BOOK_OUT / "_build" / ".jupyter_cache" / build_book.cache_name(build_book.conditions(ROOT))
+
+
+def _store(nb: Any, path: Path, seconds: float) -> None:
+    """Put an executed notebook into the build's cache."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    folder = cache_folder()
+    with _locked(BOOK_OUT / "nbval" / "cache.lock"):
+        bundle = CacheBundleIn(nb, str(path.resolve()), data={"execution_seconds": seconds, "executed_by": "nbval"})
+        get_cache(str(folder)).cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Mark a notebook as started when nbval begins its first cell."""
+    if _is_nbval_cell(item) and item.cell_num == 0:
+        started = _state_dir() / "started"
+        started.mkdir(parents=True, exist_ok=True)
+        (started / _marker(item.path)).write_text(json.dumps({"time": time.time()}))
+        item.parent._executed_once = {"start": time.time(), "failed": False}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Keep each executed cell's outputs in the notebook nbval read; remember a failure."""
+    outcome = yield
+    state = getattr(item.parent, "_executed_once", None) if _is_nbval_cell(item) else None
+    if state is None:
+        return
+    report = outcome.get_result()
+    if report.failed or report.skipped:
+        state["failed"] = True  # a notebook that did not run through is left to the build
+    if call.when != "call" or state["failed"]:
+        return
+    if item.test_outputs is None:
+        state["failed"] = True
+        return
+    item.cell.outputs = item.test_outputs
+    item.cell.execution_count = item.cell_num + 1
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a notebook's last cell: cache it when every cell ran, and mark it finished either way."""
+    if not _is_nbval_cell(item) or (nextitem is not None and nextitem.parent is item.parent):
+        return
+    state = getattr(item.parent, "_executed_once", None)
+    if state is None:
+        return
+    cached = False
+    try:
+        if not state["failed"]:
+            _store(item.parent.nb, item.path, time.time() - state["start"])
+            cached = True
+    finally:
+        finished = _state_dir() / "finished"
+        finished.mkdir(parents=True, exist_ok=True)
+        rel = item.path.resolve().relative_to(ROOT).as_posix()
+        (finished / _marker(item.path)).write_text(json.dumps({"notebook": rel, "cached": cached}))
+
+
+def cached_by_nbval() -> list[str]:
+    """The notebooks (relative paths) that nbval has executed without error and cached in this run so far."""
+    found = []
+    for marker in sorted((_state_dir() / "finished").glob("*")):
+        record = json.loads(marker.read_text())
+        if record["cached"]:
+            found.append(record["notebook"])
+    return found
+
+
+def wait_for_notebooks(timeout: float = 1800.0) -> list[str]:
+    """Wait until no notebook of this run is half-way through nbval; return the names still running at timeout."""
+    state = _state_dir()
+    deadline = time.time() + timeout
+    while True:
+        started = {p.name for p in (state / "started").glob("*")}
+        finished = {p.name for p in (state / "finished").glob("*")}
+        running = sorted(started - finished)
+        if not running or time.time() > deadline:
+            return running
+        time.sleep(1.0)
