@@ -17,19 +17,24 @@ from utils import config
 device = config.get_device()
 
 
-DATASET = "mnist"                                  # or "fashion-mnist"
-STEPS = config.pick(full=3000, fast=200)           # training steps (one D step + one G step each)
-SNAPSHOT_EVERY = config.pick(full=250, fast=50)    # steps between sample grids and coverage numbers
-N_TRACK = config.pick(full=1000, fast=300)         # samples scored at each snapshot
-N_EVAL = config.pick(full=5000, fast=1000)         # samples (and real images) in the final scores
-N_SAMPLES = config.pick(full=5000, fast=1000)      # samples saved for lab 3
-COLLAPSE_STEPS = config.pick(full=800, fast=100)   # the short runs of the mode-collapse experiment
+DATASET = "mnist"  # or "fashion-mnist"
+# training steps (one D step + one G step each)
+STEPS = config.pick(full=3000, fast=200)
+# steps between sample grids and coverage numbers
+SNAPSHOT_EVERY = config.pick(full=250, fast=50)
+N_TRACK = config.pick(full=1000, fast=300)  # samples scored at each snapshot
+# samples (and real images) in the final scores
+N_EVAL = config.pick(full=5000, fast=1000)
+N_SAMPLES = config.pick(full=5000, fast=1000)  # samples saved for lab 3
+# the short runs of the mode-collapse experiment
+COLLAPSE_STEPS = config.pick(full=800, fast=100)
 
-Z_DIM, CHANNELS = 64, 32                           # noise size, channel width c of both networks
+Z_DIM, CHANNELS = 64, 32  # noise size, channel width c of both networks
 BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.5, 0.999)
-COLLAPSE_LR, COLLAPSE_CHANNELS = 5e-4, 16         # the mode-collapse experiment: a slower rate, a smaller model
-REAL_LABEL = 0.9                                   # one-sided label smoothing (targets for real images)
-EMA_DECAY = 0.999                                  # weight averaging of G, used for samples
+# the mode-collapse experiment: a slower rate, a smaller model
+COLLAPSE_LR, COLLAPSE_CHANNELS = 5e-4, 16
+REAL_LABEL = 0.9  # one-sided label smoothing (targets for real images)
+EMA_DECAY = 0.999  # weight averaging of G, used for samples
 
 
 class Generator(nn.Module):
@@ -40,11 +45,13 @@ class Generator(nn.Module):
         c = channels
         self.net = nn.Sequential(
             nn.Linear(z_dim, 2 * c * 7 * 7),
-            nn.Unflatten(1, (2 * c, 7, 7)),                     # [B, 2c*49] -> [B, 2c, 7, 7]
-            nn.BatchNorm2d(2 * c), nn.ReLU(),
+            nn.Unflatten(1, (2 * c, 7, 7)),  # [B, 2c*49] -> [B, 2c, 7, 7]
+            nn.BatchNorm2d(2 * c),
+            nn.ReLU(),
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),  # -> [B, c, 14, 14]
-            nn.BatchNorm2d(c), nn.ReLU(),
-            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),      # -> [B, 1, 28, 28]
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # -> [B, 1, 28, 28]
             nn.Sigmoid(),
         )
 
@@ -53,12 +60,13 @@ class Generator(nn.Module):
 
 
 class MinibatchStd(nn.Module):
-    """Append one channel: the spread of the features across the batch (one number, broadcast)."""
+    """Append one channel: the spread of the features across the batch
+    (one number, broadcast)."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        spread = h.std(dim=0).mean()                            # std over the batch, averaged: a scalar
-        extra = spread.expand(h.shape[0], 1, *h.shape[2:])      # [] -> [B, 1, H, W]
-        return torch.cat([h, extra], dim=1)                     # [B, C, H, W] -> [B, C + 1, H, W]
+        spread = h.std(dim=0).mean()  # std over the batch, averaged: a scalar
+        extra = spread.expand(h.shape[0], 1, *h.shape[2:])  # [] -> [B, 1, H, W]
+        return torch.cat([h, extra], dim=1)  # [B, C, H, W] -> [B, C + 1, H, W]
 
 
 class Discriminator(nn.Module):
@@ -68,21 +76,30 @@ class Discriminator(nn.Module):
         super().__init__()
         c = channels
         self.net = nn.Sequential(
-            nn.Conv2d(1, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),          # -> [B, c, 14, 14]
-            MinibatchStd(),                                                      # -> [B, c + 1, 14, 14]
-            nn.Conv2d(c + 1, 2 * c, 4, stride=2, padding=1), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),  # -> [B, 2c, 7, 7]
-            nn.Flatten(),                                                        # -> [B, 2c*49]
-            nn.Linear(2 * c * 7 * 7, 1),                                         # -> [B, 1] logits
+            nn.Conv2d(1, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # -> [B, c, 14, 14]
+            MinibatchStd(),  # -> [B, c + 1, 14, 14]
+            nn.Conv2d(c + 1, 2 * c, 4, stride=2, padding=1),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2),  # -> [B, 2c, 7, 7]
+            nn.Flatten(),  # -> [B, 2c*49]
+            nn.Linear(2 * c * 7 * 7, 1),  # -> [B, 1] logits
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(2 * x - 1)
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+def discriminator_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0
+) -> torch.Tensor:
     """BCE(real_logits, real_label) + BCE(fake_logits, 0), each a batch mean."""
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
-    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    real = F.binary_cross_entropy_with_logits(
+        real_logits, torch.full_like(real_logits, real_label)
+    )
+    fake = F.binary_cross_entropy_with_logits(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
     return real + fake
 
 
@@ -91,8 +108,14 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-def train_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-               x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+def train_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    x: torch.Tensor,
+    z: torch.Tensor,
+) -> dict[str, float]:
     """One D step on detached fakes, then one G step with the non-saturating loss."""
     fake = G(z)
 
@@ -107,12 +130,17 @@ def train_step(G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: 
     g_loss.backward()
     opt_G.step()
 
-    return {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
-            "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
+    return {
+        "d_loss": d_loss.item(),
+        "g_loss": g_loss.item(),
+        "d_real": torch.sigmoid(real_logits).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits).mean().item(),
+    }
 
 
 def dcgan_init(m: nn.Module) -> None:
-    """DCGAN initialisation: N(0, 0.02) weights, N(1, 0.02) batch-norm scales, zero biases."""
+    """DCGAN initialisation: N(0, 0.02) weights, N(1, 0.02) batch-norm scales, zero
+    biases."""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(m.weight, 0.0, 0.02)
         nn.init.zeros_(m.bias)
@@ -122,20 +150,24 @@ def dcgan_init(m: nn.Module) -> None:
 
 
 @torch.no_grad()
-def update_ema(G_ema: nn.Module, G: nn.Module, step: int, decay: float = EMA_DECAY) -> None:
+def update_ema(
+    G_ema: nn.Module, G: nn.Module, step: int, decay: float = EMA_DECAY
+) -> None:
     """Move G_ema's weights towards G's; copy the batch-norm statistics."""
-    beta = min(decay, (1 + step) / (10 + step))                # warm-up: short memory at first
+    beta = min(decay, (1 + step) / (10 + step))  # warm-up: short memory at first
     for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
-        p_ema.lerp_(p, 1 - beta)                                # p_ema = beta * p_ema + (1 - beta) * p
+        p_ema.lerp_(p, 1 - beta)  # p_ema = beta * p_ema + (1 - beta) * p
     for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
         b_ema.copy_(b)
 
 
 @torch.no_grad()
 def sample(G: nn.Module, n: int, seed: int = 1234) -> torch.Tensor:
-    """n images [n, 1, 28, 28] in [0, 1] from G in eval mode, from noise with its own seed."""
+    """n images [n, 1, 28, 28] in [0, 1] from G in eval mode, from noise with its own
+    seed."""
     G.eval()
-    noise = torch.Generator(device=device).manual_seed(seed)   # leaves the training's random stream alone
+    # leaves the training's random stream alone
+    noise = torch.Generator(device=device).manual_seed(seed)
     z = torch.randn(n, Z_DIM, device=device, generator=noise)
     return torch.cat([G(zb) for zb in z.split(1000)])
 
@@ -144,11 +176,24 @@ from utils.data import iterate_batches
 from utils.progress import progress
 
 
-def train_gan(x_train: torch.Tensor, steps: int, every: int = 0, lr_g: float = LR, lr_d: float = LR,
-              make_G=Generator, make_D=Discriminator, desc: str = "training", seed: int = 0, score_fn=None):
-    """Train a fresh GAN on x_train; return (G, G_ema, history of the train_step numbers, snapshots).
+def train_gan(
+    x_train: torch.Tensor,
+    steps: int,
+    every: int = 0,
+    lr_g: float = LR,
+    lr_d: float = LR,
+    make_G=Generator,
+    make_D=Discriminator,
+    desc: str = "training",
+    seed: int = 0,
+    score_fn=None,
+):
+    """Train a fresh GAN on x_train.
 
-    Every `every` steps (never when 0) a snapshot keeps a grid of samples, scored by score_fn if given."""
+    Returns (G, G_ema, history of the train_step numbers, snapshots).
+
+    Every `every` steps (never when 0) a snapshot keeps a grid of samples, scored by
+    score_fn if given."""
     torch.manual_seed(seed)
     G, D = make_G().to(device), make_D().to(device)
     G.apply(dcgan_init)
@@ -172,8 +217,12 @@ def train_gan(x_train: torch.Tensor, steps: int, every: int = 0, lr_g: float = L
             step += 1
             bar.update()
             if step % 25 == 0:
-                bar.set_postfix(D=f"{out['d_loss']:.2f}", G=f"{out['g_loss']:.2f}",
-                                Dx=f"{out['d_real']:.2f}", DGz=f"{out['d_fake']:.2f}")
+                bar.set_postfix(
+                    D=f"{out['d_loss']:.2f}",
+                    G=f"{out['g_loss']:.2f}",
+                    Dx=f"{out['d_real']:.2f}",
+                    DGz=f"{out['d_fake']:.2f}",
+                )
             if every and (step % every == 0 or step == steps):
                 G_ema.eval()
                 with torch.no_grad():

@@ -17,11 +17,14 @@ from utils import config
 device = config.get_device()
 
 
-N_TRAIN = config.pick(full=60_000, fast=20_000)    # training images
-EPOCHS = config.pick(full=28, fast=3)              # passes over the training images, main model
-EPOCHS_2D = config.pick(full=6, fast=2)            # the model with a 2-D latent space
-SWEEP_TRAIN, SWEEP_EPOCHS = config.pick(full=(15_000, 3), fast=(5_000, 2))   # beta sweep (short runs)
-N_SAMPLES = config.pick(full=5_000, fast=1_000)    # samples saved for lab 3 and judged by utils.metrics
+DATASET = "mnist"  # or "fashion-mnist": the one switch for the data
+N_TRAIN = config.pick(full=60_000, fast=20_000)  # training images
+EPOCHS = config.pick(full=28, fast=3)  # passes over the training images, main model
+EPOCHS_2D = config.pick(full=6, fast=2)  # the model with a 2-D latent space
+# beta sweep (short runs)
+SWEEP_TRAIN, SWEEP_EPOCHS = config.pick(full=(15_000, 3), fast=(5_000, 2))
+# samples saved for lab 3 and judged by utils.metrics
+N_SAMPLES = config.pick(full=5_000, fast=1_000)
 HIDDEN, Z_DIM, BATCH_SIZE, LR = 512, 20, 128, 1e-3
 
 
@@ -31,13 +34,14 @@ class Encoder(nn.Module):
     def __init__(self, x_dim: int = 784, hidden: int = 512, z_dim: int = 20):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Flatten(),                                # [B, 1, 28, 28] -> [B, 784]
-            nn.Linear(x_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, 2 * z_dim),                # mu and logvar side by side
+            nn.Flatten(),  # [B, 1, 28, 28] -> [B, 784]
+            nn.Linear(x_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2 * z_dim),  # mu and logvar side by side
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.net(x).chunk(2, dim=1)         # [B, 2 * z_dim] -> 2 x [B, z_dim]
+        mu, logvar = self.net(x).chunk(2, dim=1)  # [B, 2 * z_dim] -> 2 x [B, z_dim]
         return mu, logvar
 
 
@@ -55,13 +59,15 @@ class Decoder(nn.Module):
     def __init__(self, z_dim: int = 20, hidden: int = 512, x_dim: int = 784):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(z_dim, hidden), nn.ReLU(),
-            nn.Linear(hidden, hidden), nn.ReLU(),
-            nn.Linear(hidden, x_dim),                    # logits, no sigmoid
+            nn.Linear(z_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, x_dim),  # logits, no sigmoid
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, 1, 28, 28)           # [B, 784] -> [B, 1, 28, 28]
+        return self.net(z).view(-1, 1, 28, 28)  # [B, 784] -> [B, 1, 28, 28]
 
 
 class VAE(nn.Module):
@@ -73,14 +79,21 @@ class VAE(nn.Module):
         self.encoder = Encoder(x_dim, hidden, z_dim)
         self.decoder = Decoder(z_dim, hidden, x_dim)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x)
         z = reparameterise(mu, logvar)
         return self.decoder(z), mu, logvar
 
 
-def vae_loss(x_logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-             beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def vae_loss(
+    x_logits: torch.Tensor,
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    beta: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, recon, kl), each summed per image and averaged over the batch
     loss = recon + beta * kl."""
     batch = x.shape[0]
@@ -89,8 +102,12 @@ def vae_loss(x_logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: 
     return recon + beta * kl, recon, kl
 
 
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-               beta: float = 1.0) -> tuple[float, float, float]:
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    beta: float = 1.0,
+) -> tuple[float, float, float]:
     """One gradient step on a batch x
     returns (loss, recon, kl) of the batch before the step."""
     optimizer.zero_grad()
@@ -105,7 +122,9 @@ from utils.data import iterate_batches
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, beta: float = 1.0, batch_size: int = 1000) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, beta: float = 1.0, batch_size: int = 1000
+) -> dict[str, float]:
     """Mean loss, recon and KL per image over all of x (one z sample per image)."""
     model.eval()
     totals = torch.zeros(3, device=x.device)
@@ -121,7 +140,17 @@ from utils.data import iterate_batches, num_batches
 from utils.progress import progress
 
 
-def train_vae(model, x_tr, epochs, beta=1.0, lr=LR, batch_size=BATCH_SIZE, x_te=None, desc="VAE", verbose=True):
+def train_vae(
+    model,
+    x_tr,
+    epochs,
+    beta=1.0,
+    lr=LR,
+    batch_size=BATCH_SIZE,
+    x_te=None,
+    desc="VAE",
+    verbose=True,
+):
     """Train with Adam and a cosine learning-rate schedule
     return per-epoch train (and test) losses."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -140,6 +169,9 @@ def train_vae(model, x_tr, epochs, beta=1.0, lr=LR, batch_size=BATCH_SIZE, x_te=
             history["test"].append(evaluate(model, x_te, beta)["loss"])
         if verbose:
             test = f" | test {history['test'][-1]:7.2f}" if x_te is not None else ""
-            print(f"epoch {epoch + 1:2d}/{epochs}: train {history['train'][-1]:7.2f}{test}  (nats per image)")
+            print(
+                f"epoch {epoch + 1:2d}/{epochs}: train "
+                f"{history['train'][-1]:7.2f}{test}  (nats per image)"
+            )
     bar.close()
     return history

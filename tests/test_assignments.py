@@ -35,7 +35,7 @@ def test_code_regions_become_named_stubs():
     out = assignments.make_student_notebook(SOURCE)
     src = out["cells"][1]["source"]
     assert "return z * 2" not in src and "BEGIN SOLUTION" not in src
-    assert "        raise NotImplementedError('Exercise 1: the generator: write your code here')" in src
+    assert "        raise NotImplementedError('Exercise 1: write your code here')" in src
     assert src.startswith("class G:\n    def forward(self, z):\n")
 
 

@@ -9,25 +9,6 @@ import torch.nn.functional as F
 from utils.checks import gans
 
 
-@pytest.fixture(autouse=True)
-def bodies_raise_never_return(monkeypatch):
-    """Every check body must raise StudentError on a problem: a returned message would fail this test."""
-    returned = []
-    real_run_check = gans.run_check
-
-    def strict_run_check(name, body, success="correct."):
-        def strict_body():
-            result = body()
-            if result is not None:
-                returned.append((name, result))
-
-        return real_run_check(name, strict_body, success)
-
-    monkeypatch.setattr(gans, "run_check", strict_run_check)
-    yield
-    assert not returned, f"check bodies returned messages instead of raising StudentError: {returned}"
-
-
 def stub(*args, **kwargs):
     """What an exercise holds before it is done."""
     raise NotImplementedError("Exercise: write your code here")

@@ -184,8 +184,10 @@ def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[st
             if marked:
                 text = _strip_regions(text, ANSWER_PROMPT, where, code=False)
             found = _HEADING.findall(text)
-            if found:
-                exercise = found[-1].strip("*_ ")
+            if found:  # the stub names the exercise by its number ("Exercise 3"), short enough for any line
+                heading = found[-1].strip("*_ ")
+                label = re.match(r"Exercise\s+\d+", heading)
+                exercise = label.group(0) if label else heading
         elif cell["cell_type"] == "code":
             if marked:
                 stub = f"raise NotImplementedError({f'{exercise}: write your code here'!r})"

@@ -1,0 +1,42 @@
+"""The benchmark scripts: their README sections are replaced in place, and every loop they time runs."""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+from helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import loop_ratios  # noqa: E402
+import time_build  # noqa: E402
+from readme_section import replace_section  # noqa: E402
+
+
+def test_replace_section_keeps_the_other_sections(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## A\n\nold a\n\n## B\n\nold b\n")
+    replace_section(readme, "## A", "## A\n\nnew a\n")
+    assert readme.read_text() == "# Benchmarks\n\n## A\n\nnew a\n\n## B\n\nold b\n"
+    replace_section(readme, "## C", "## C\n\nc\n")
+    assert readme.read_text().endswith("## B\n\nold b\n\n## C\n\nc\n")
+
+
+def test_every_timed_loop_trains():
+    """Each of the six loops takes a step on a small batch and changes its model's weights."""
+    device = torch.device("cpu")
+    x = torch.rand(8, 1, 28, 28)
+    for make in (loop_ratios.lab_vae_step, loop_ratios.tutorial_vae_step, loop_ratios.lab_gan_step, loop_ratios.tutorial_gan_step):
+        torch.manual_seed(0)
+        step = make(device)
+        params = [c.cell_contents for c in step.__closure__ or () if isinstance(c.cell_contents, torch.optim.Optimizer)]
+        before = [p.detach().clone() for opt in params for g in opt.param_groups for p in g["params"]]
+        step(x)
+        after = [p for opt in params for g in opt.param_groups for p in g["params"]]
+        assert before and any(not torch.equal(b, a) for b, a in zip(before, after, strict=True)), make.__name__
+
+
+def test_build_section_states_the_ratio():
+    text = time_build.render("full", serial=1000.0, parallel=500.0, jobs=2)
+    assert "| one at a time (`--jobs 1`) | 1000 |" in text and "2.00x faster" in text
