@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run(name, x_train, x_test, args.steps, args.eval))
         print(row(rows[-1]), flush=True)
     command = "OMP_NUM_THREADS=1 python benchmarks/gan_sweep.py" + (f" --steps {args.steps}" if args.steps != 3000 else "")
+    if args.only:
+        command += " --only " + " ".join(f"'{n}'" if " " in n else n for n in args.only)
     section = render(rows, args.steps, args.eval, command + " --write")
     print("\n" + section)
     if args.write:
