@@ -5,7 +5,7 @@
 
 Each build runs `scripts/build_book.py` (the README's build command) into a fresh output folder, with fresh
 artifacts, so nothing is reused: first with `--jobs 1` (notebook after notebook, as a plain
-`jupyter-book build` executes them), then with `--jobs N` (default: one per core). Both in one session on
+`jupyter-book build` executes them), then with `--jobs N` (default: one per core). Both one after the other on
 one machine, so their ratio is what a faster build saves.
 """
 
