@@ -39,6 +39,12 @@ def timed_build(jobs: int, mode: str, work: Path) -> float:
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"the build with --jobs {jobs} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    logs = ROOT / "_build" / "time-build"  # kept after the temporary folders are removed
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{mode}-jobs{jobs}.log").write_text(proc.stdout + proc.stderr)
+    for line in (proc.stdout + proc.stderr).splitlines():  # what was executed before Sphinx, and by it
+        if line.lstrip().startswith(("executing", "executed", "failed")) or "Executing" in line:
+            print(f"  [--jobs {jobs}] {line.strip()}", flush=True)
     return seconds
 
 
