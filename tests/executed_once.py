@@ -13,6 +13,7 @@ worker cannot wait for work queued behind itself).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -57,8 +58,9 @@ def _locked(path: Path):
         yield
 
 
+@functools.cache
 def cache_folder() -> Path:
-    """The execution cache the test book's build reads under the current conditions."""
+    """The execution cache the test book's build reads under the current conditions (fixed during a run)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import build_book
