@@ -20,8 +20,6 @@ reports its median. Seconds differ from machine to machine; the ratios are what 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -37,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from readme_section import replace_section  # noqa: E402
+from time_notebooks import machine  # noqa: E402 (the machine line of every benchmark)
 
 from lab_code import gan_lab, vae_lab  # noqa: E402 (the labs' exported code)
 from utils.config import data_root  # noqa: E402
@@ -191,16 +190,6 @@ def measure(lab: str, n_images: int, rounds: int, device: torch.device) -> dict[
     return {name: statistics.median(v) for name, v in speeds.items()}
 
 
-def environment(device: torch.device) -> str:
-    """One line describing the machine."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, load average "
-        f"{load:.1f} at the start, {platform.system()} {platform.machine()}, Python {platform.python_version()}, "
-        f"torch {torch.__version__}, device {device}"
-    )
-
-
 def render(results: dict[str, dict[str, float]], args: argparse.Namespace, env: str) -> str:
     """The README section: one table per lab, with the ratios, and how it was measured."""
     lines = [
@@ -245,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update this benchmark's section of benchmarks/README.md")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    env = environment(device)
+    env = machine(device)
     labs = ["gan", "vae"] if args.lab == "both" else [args.lab]
     results = {lab: measure(lab, args.vae_images if lab == "vae" else args.gan_images, args.rounds, device) for lab in labs}
     section = render(results, args, env)
