@@ -51,9 +51,33 @@ def spectral(D: nn.Module) -> nn.Module:
     return D
 
 
-# name -> options for train_gan (lr_g, lr_d, channels, batch, sn)
+class EarlyStdDiscriminator(nn.Module):
+    """Lab 1's discriminator with the minibatch-std channel after its first convolution (14 x 14), as first written."""
+
+    def __init__(self, channels: int) -> None:
+        """The same layers as the lab's, the extra channel one stage earlier."""
+        super().__init__()
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            gan_lab.MinibatchStd(),  # -> [B, c + 1, 14, 14]
+            nn.Conv2d(c + 1, 2 * c, 4, stride=2, padding=1),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(2 * c * 7 * 7, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits [B, 1] for images [B, 1, 28, 28] in [0, 1]."""
+        return self.net(2 * x - 1)
+
+
+# name -> options for train_gan (lr_g, lr_d, channels, batch, sn, early_std)
 VARIANTS: dict[str, dict[str, Any]] = {
     "lab": {},
+    "minibatch-std at 14 x 14": {"early_std": True},
     "lr 1e-3": {"lr_g": 1e-3, "lr_d": 1e-3},
     "lr G 1e-3, D 2e-3": {"lr_g": 1e-3, "lr_d": 2e-3},
     "c = 48": {"channels": 48},
@@ -68,7 +92,8 @@ def run(name: str, x_train: torch.Tensor, x_test: torch.Tensor, steps: int, n_ev
     """Train one variant with lab 1's train_gan and score its EMA generator's samples."""
     opts = VARIANTS[name]
     c = opts.get("channels", gan_lab.CHANNELS)
-    make_D: Callable[[], nn.Module] = (lambda: spectral(gan_lab.Discriminator(c))) if opts.get("sn") else (lambda: gan_lab.Discriminator(c))
+    base: Callable[[int], nn.Module] = EarlyStdDiscriminator if opts.get("early_std") else gan_lab.Discriminator
+    make_D: Callable[[], nn.Module] = (lambda: spectral(base(c))) if opts.get("sn") else (lambda: base(c))
     batch, gan_lab.BATCH_SIZE = gan_lab.BATCH_SIZE, opts.get("batch", gan_lab.BATCH_SIZE)
     start = time.perf_counter()
     try:

@@ -26,13 +26,13 @@ N_TRACK = config.pick(full=1000, fast=300)  # samples scored at each snapshot
 # samples (and real images) in the final scores
 N_EVAL = config.pick(full=5000, fast=1000)
 N_SAMPLES = config.pick(full=5000, fast=1000)  # samples saved for lab 3
-# the short runs of the mode-collapse experiment
-COLLAPSE_STEPS = config.pick(full=800, fast=100)
+# the short runs of the mode-collapse experiment (a multiple of SNAPSHOT_EVERY)
+COLLAPSE_STEPS = config.pick(full=1000, fast=100)
 
 Z_DIM, CHANNELS = 64, 32  # noise size, channel width c of both networks
 BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.5, 0.999)
-# the mode-collapse experiment: a slower rate, a smaller model
-COLLAPSE_LR, COLLAPSE_CHANNELS = 5e-4, 16
+# the mode-collapse experiment: Adam's default momentum instead of DCGAN's
+COLLAPSE_BETAS = (0.9, 0.999)
 REAL_LABEL = 0.9  # one-sided label smoothing (targets for real images)
 EMA_DECAY = 0.999  # weight averaging of G, used for samples
 
@@ -78,12 +78,12 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(
             nn.Conv2d(1, c, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),  # -> [B, c, 14, 14]
-            MinibatchStd(),  # -> [B, c + 1, 14, 14]
-            nn.Conv2d(c + 1, 2 * c, 4, stride=2, padding=1),
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),
             nn.BatchNorm2d(2 * c),
             nn.LeakyReLU(0.2),  # -> [B, 2c, 7, 7]
-            nn.Flatten(),  # -> [B, 2c*49]
-            nn.Linear(2 * c * 7 * 7, 1),  # -> [B, 1] logits
+            MinibatchStd(),  # -> [B, 2c + 1, 7, 7]
+            nn.Flatten(),  # -> [B, (2c + 1)*49]
+            nn.Linear((2 * c + 1) * 7 * 7, 1),  # -> [B, 1] logits
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -182,6 +182,7 @@ def train_gan(
     every: int = 0,
     lr_g: float = LR,
     lr_d: float = LR,
+    betas: tuple[float, float] = BETAS,
     make_G=Generator,
     make_D=Discriminator,
     desc: str = "training",
@@ -199,8 +200,8 @@ def train_gan(
     G.apply(dcgan_init)
     D.apply(dcgan_init)
     G_ema = copy.deepcopy(G)
-    opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=BETAS)
-    opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=BETAS)
+    opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
     z_fixed = torch.randn(64, Z_DIM, device=device)
     history = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": []}
     snapshots = []

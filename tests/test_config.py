@@ -126,3 +126,21 @@ def test_fast_note_prints_without_ipython(monkeypatch, capsys):
     monkeypatch.setenv("GENAI_FAST", "1")
     config.fast_note("too short.")
     assert capsys.readouterr().out == "Fast mode: too short.\n"
+
+
+def test_claim_passes_through_a_supported_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GENAI_FAST", raising=False)
+    assert config.claim(True, "the fix heals") is True
+
+
+def test_claim_stops_a_full_mode_run_that_contradicts_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GENAI_FAST", raising=False)
+    with pytest.raises(config.ClaimNotSupported, match="the fix heals.*recall 0.04"):
+        config.claim(False, "the fix heals", shown="recall 0.04")
+    error = config.ClaimNotSupported("x")
+    assert error._render_traceback_() == ["ClaimNotSupported: x"]
+
+
+def test_claim_is_not_enforced_in_fast_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENAI_FAST", "1")
+    assert config.claim(False, "the fix heals", shown="recall 0.04") is False

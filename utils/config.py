@@ -45,6 +45,25 @@ def fast_note(text: str) -> None:
     display(Markdown(f"> **Fast mode.** {text}"))
 
 
+class ClaimNotSupported(AssertionError):
+    """A full-mode run whose results no longer support what its page's text says."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback."""
+        return [f"ClaimNotSupported: {self}"]
+
+
+def claim(holds: bool, text: str, shown: str = "") -> bool:
+    """In full mode, stop with a message naming the claim when the run does not support it; return holds."""
+    if holds or fast_mode():
+        return bool(holds)
+    raise ClaimNotSupported(
+        f"the text says {text!r}, but this full-mode run shows {shown or 'otherwise'}. "
+        "Run the notebook again (another seed or device can change a result); if it persists, "
+        "the recipe or the text needs changing."
+    )
+
+
 def get_device() -> torch.device:
     """Pick CUDA, then Apple MPS, then CPU; GENAI_DEVICE overrides the choice."""
     wanted = os.environ.get("GENAI_DEVICE", "").strip().lower()
