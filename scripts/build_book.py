@@ -221,6 +221,10 @@ def build(root: Path = ROOT, extra: list[str] | None = None, jobs: int | None = 
 
 def main(argv: list[str]) -> int:
     """Command line entry point."""
+    if {"-h", "--help"} & set(argv):
+        print(__doc__.strip())
+        print("\njupyter-book build's own options follow; they pass through unchanged.\n", flush=True)
+        return subprocess.call([jupyter_book(), "build", "--help"])
     jobs = None
     if "--jobs" in argv:
         i = argv.index("--jobs")

@@ -123,3 +123,13 @@ def test_parallel_execution_runs_artifact_loaders_after_the_savers(tmp_path):
 
     assert len(get_cache(str(cache)).list_cache_records()) == 3
     assert build_book.pre_execute(book, config, cache, jobs=2) == [], "a second run executed again"
+
+
+def test_help_prints_the_usage_and_builds_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """`--help` explains the script and jupyter-book's options instead of starting a whole-book build."""
+    before = set((ROOT / "_build").glob("*")) if (ROOT / "_build").exists() else set()
+    assert build_book.main(["--help"]) == 0
+    out = capfd.readouterr().out
+    assert "Usage: python scripts/build_book.py" in out and "--keep-going" in out
+    after = set((ROOT / "_build").glob("*")) if (ROOT / "_build").exists() else set()
+    assert after == before
