@@ -27,7 +27,7 @@ N_TRACK = config.pick(full=1000, fast=300)  # samples scored at each snapshot
 N_EVAL = config.pick(full=5000, fast=1000)
 N_SAMPLES = config.pick(full=5000, fast=1000)  # samples saved for lab 3
 # the short runs of the mode-collapse experiment (a multiple of SNAPSHOT_EVERY)
-COLLAPSE_STEPS = config.pick(full=1000, fast=100)
+COLLAPSE_STEPS = config.pick(full=750, fast=50)
 
 Z_DIM, CHANNELS = 64, 32  # noise size, channel width c of both networks
 BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.5, 0.999)

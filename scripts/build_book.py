@@ -14,7 +14,8 @@ cache again.
 
 Before Sphinx runs, the notebooks missing from that cache are executed N at a time (default: one per
 core, each kernel with OMP_NUM_THREADS = cores / N unless set), filling the very cache the build reads; a
-notebook that loads artifacts (`utils.artifacts.load_*`) waits until every notebook that saves them is done.
+notebook that loads artifacts (`utils.artifacts.load_*`) waits until every notebook that saves them is done,
+so the savers start first, then the notebooks that took longest last time.
 """
 
 from __future__ import annotations
@@ -123,6 +124,14 @@ def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, 
     return nbformat.writes(nb), result.time, error
 
 
+def start_order(paths: list[Path], savers: set[Path], cache: Any) -> list[Path]:
+    """Savers of artifacts first (they head the longest chain), then the slowest last time, then the biggest."""
+    seconds: dict[str, float] = {}
+    for record in sorted(cache.list_cache_records(), key=lambda r: r.created):
+        seconds[record.uri] = float((record.data or {}).get("execution_seconds", 0.0))
+    return sorted(paths, key=lambda p: (p not in savers, -seconds.get(str(p), 0.0), -p.stat().st_size))
+
+
 def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int) -> list[str]:
     """Execute in parallel the notebooks the cache lacks, filling the cache the build reads; return the failures.
 
@@ -144,7 +153,7 @@ def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int)
     text = {p: p.read_text(encoding="utf-8") for p in todo}
     savers = {p for p in todo if SAVES.search(text[p])}
     waiting = [p for p in todo if LOADS.search(text[p]) and p not in savers]
-    ready = sorted((p for p in todo if p not in waiting), key=lambda p: -p.stat().st_size)  # big (slow) ones first
+    ready = start_order([p for p in todo if p not in waiting], savers, cache)
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     timeout = config.get("execute", {}).get("timeout")

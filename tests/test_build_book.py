@@ -133,3 +133,16 @@ def test_help_prints_the_usage_and_builds_nothing(tmp_path: Path, capfd: pytest.
     assert "Usage: python scripts/build_book.py" in out and "--keep-going" in out
     after = set((ROOT / "_build").glob("*")) if (ROOT / "_build").exists() else set()
     assert after == before
+
+
+def test_start_order_puts_savers_first_then_the_slowest_last_time(tmp_path: Path) -> None:
+    """The notebooks that head the chain start first; among the others, last run's slowest, then the biggest."""
+    from types import SimpleNamespace
+
+    paths = {name: tmp_path / f"{name}.ipynb" for name in ("small", "big", "slow", "saver")}
+    for name, path in paths.items():
+        path.write_text("x" * (1000 if name == "big" else 10))
+    records = [SimpleNamespace(uri=str(paths["slow"]), data={"execution_seconds": 50.0}, created=1)]
+    cache = SimpleNamespace(list_cache_records=lambda: records)
+    order = build_book.start_order(list(paths.values()), {paths["saver"]}, cache)
+    assert [p.stem for p in order] == ["saver", "slow", "big", "small"]

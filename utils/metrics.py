@@ -58,7 +58,7 @@ def load_classifier(device: torch.device | str = "cpu") -> MNISTClassifier:
             raise FileNotFoundError(f"{WEIGHTS} is missing: run `python scripts/train_mnist_classifier.py` to recreate it.")
         model = MNISTClassifier()
         model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
-        _cache[key] = model.to(device).eval()
+        _cache[key] = model.to(device, memory_format=torch.channels_last).eval()  # faster convolutions
     return _cache[key]
 
 
@@ -80,14 +80,14 @@ def _check_images(x: torch.Tensor, what: str = "samples") -> torch.Tensor:
 
 
 @torch.no_grad()
-def classify(x: torch.Tensor, device: torch.device | str | None = None, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (features [N, 128], probabilities [N, 10]) of images, computed in batches."""
+def classify(x: torch.Tensor, device: torch.device | str | None = None, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (features [N, 128], probabilities [N, 10]) of images, in batches small enough for a CPU's cache."""
     x = _check_images(x)
     device = device or x.device
     model = load_classifier(device)
     feats, probs = [], []
     for start in range(0, x.shape[0], batch_size):
-        batch = x[start : start + batch_size].to(device)
+        batch = x[start : start + batch_size].to(device).contiguous(memory_format=torch.channels_last)
         f = model.features(batch)
         feats.append(f.cpu())
         probs.append(model.head(f).softmax(dim=1).cpu())
