@@ -149,3 +149,27 @@ def wait_for_notebooks(timeout: float = 1800.0) -> list[str]:
         if not running or time.time() > deadline:
             return running
         time.sleep(1.0)
+
+
+# Files that take long and need no notebook: started among the first, not left to the end by pytest-xdist's
+# ordering (largest number of tests first), where they would keep one worker busy while the other idles.
+SLOW_FIRST = ("tests/test_build_book.py",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `--dist loadfile`, start the files of SLOW_FIRST before the others."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowFirstScheduling(LoadFileScheduling):
+        """pytest-xdist's loadfile scheduling with the files of SLOW_FIRST moved to the front of the queue."""
+
+        def _assign_work_unit(self, node: Any) -> None:
+            for scope in SLOW_FIRST:
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return SlowFirstScheduling(config, log)
