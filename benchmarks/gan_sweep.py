@@ -51,35 +51,32 @@ def spectral(D: nn.Module) -> nn.Module:
     return D
 
 
-class EarlyStdDiscriminator(nn.Module):
-    """Lab 1's discriminator with the minibatch-std channel after its first convolution (14 x 14), as first written."""
-
-    def __init__(self, channels: int) -> None:
-        """The same layers as the lab's, the extra channel one stage earlier."""
-        super().__init__()
-        c = channels
-        self.net = nn.Sequential(
-            nn.Conv2d(1, c, 4, stride=2, padding=1),
-            nn.LeakyReLU(0.2),
-            gan_lab.MinibatchStd(),  # -> [B, c + 1, 14, 14]
-            nn.Conv2d(c + 1, 2 * c, 4, stride=2, padding=1),
-            nn.BatchNorm2d(2 * c),
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            nn.Linear(2 * c * 7 * 7, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits [B, 1] for images [B, 1, 28, 28] in [0, 1]."""
-        return self.net(2 * x - 1)
+def textbook_generator(channels: int) -> nn.Module:
+    """Lab 1's generator without its refinement stage: the last upsampling writes the pixels (DCGAN)."""
+    G = gan_lab.Generator(channels=channels)
+    head = list(G.net)[:-5]  # up to [B, c, 14, 14]
+    G.net = nn.Sequential(*head, nn.ConvTranspose2d(channels, 1, 4, stride=2, padding=1), nn.Sigmoid())
+    return G
 
 
-# name -> options for train_gan (lr_g, lr_d, channels, batch, sn, early_std)
+def shallow_discriminator(channels: int) -> nn.Module:
+    """Lab 1's discriminator without its 3 x 3 convolution at 7 x 7."""
+    D = gan_lab.Discriminator(channels)
+    layers = list(D.net)
+    D.net = nn.Sequential(*layers[:5], *layers[8:])  # drops Conv2d(2c, 2c, 3), its batch norm and activation
+    return D
+
+
+# name -> options for train_gan (lr_g, lr_d, betas, channels, batch, sn, textbook_g, shallow_d)
 VARIANTS: dict[str, dict[str, Any]] = {
     "lab": {},
-    "minibatch-std at 14 x 14": {"early_std": True},
+    "textbook G (pixels from the last upsampling)": {"textbook_g": True},
+    "D without the 3 x 3 layer at 7 x 7": {"shallow_d": True},
+    "both (the earlier recipe)": {"textbook_g": True, "shallow_d": True},
+    "Adam betas (0, 0.99)": {"betas": (0.0, 0.99)},
     "lr 1e-3": {"lr_g": 1e-3, "lr_d": 1e-3},
     "lr G 1e-3, D 2e-3": {"lr_g": 1e-3, "lr_d": 2e-3},
+    "lr D 4e-3 (twice G's)": {"lr_d": 4e-3},
     "c = 48": {"channels": 48},
     "batch 128": {"batch": 128},
     "sn": {"sn": True},
@@ -92,14 +89,15 @@ def run(name: str, x_train: torch.Tensor, x_test: torch.Tensor, steps: int, n_ev
     """Train one variant with lab 1's train_gan and score its EMA generator's samples."""
     opts = VARIANTS[name]
     c = opts.get("channels", gan_lab.CHANNELS)
-    base: Callable[[int], nn.Module] = EarlyStdDiscriminator if opts.get("early_std") else gan_lab.Discriminator
+    base: Callable[[int], nn.Module] = shallow_discriminator if opts.get("shallow_d") else gan_lab.Discriminator
     make_D: Callable[[], nn.Module] = (lambda: spectral(base(c))) if opts.get("sn") else (lambda: base(c))
+    make_G: Callable[[int], nn.Module] = textbook_generator if opts.get("textbook_g") else gan_lab.Generator
     batch, gan_lab.BATCH_SIZE = gan_lab.BATCH_SIZE, opts.get("batch", gan_lab.BATCH_SIZE)
     start = time.perf_counter()
     try:
         _, G_ema, _, _ = gan_lab.train_gan(
             x_train, steps, lr_g=opts.get("lr_g", gan_lab.LR), lr_d=opts.get("lr_d", gan_lab.LR), desc=name,
-            make_G=lambda: gan_lab.Generator(channels=c), make_D=make_D, seed=0,
+            betas=opts.get("betas", gan_lab.BETAS), make_G=lambda: make_G(c), make_D=make_D, seed=0,
         )  # fmt: skip
     finally:
         gan_lab.BATCH_SIZE = batch

@@ -27,7 +27,7 @@ N_TRACK = config.pick(full=1000, fast=300)  # samples scored at each snapshot
 N_EVAL = config.pick(full=5000, fast=1000)
 N_SAMPLES = config.pick(full=5000, fast=1000)  # samples saved for lab 3
 # the short runs of the mode-collapse experiment (a multiple of SNAPSHOT_EVERY)
-COLLAPSE_STEPS = config.pick(full=750, fast=50)
+COLLAPSE_STEPS = config.pick(full=500, fast=50)
 
 Z_DIM, CHANNELS = 64, 32  # noise size, channel width c of both networks
 BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.5, 0.999)
@@ -51,7 +51,10 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1),  # -> [B, c, 14, 14]
             nn.BatchNorm2d(c),
             nn.ReLU(),
-            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # -> [B, 1, 28, 28]
+            nn.ConvTranspose2d(c, c // 2, 4, 2, 1),  # -> [B, c/2, 28, 28]
+            nn.BatchNorm2d(c // 2),
+            nn.ReLU(),
+            nn.Conv2d(c // 2, 1, 3, padding=1),  # -> [B, 1, 28, 28]
             nn.Sigmoid(),
         )
 
@@ -79,6 +82,9 @@ class Discriminator(nn.Module):
             nn.Conv2d(1, c, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),  # -> [B, c, 14, 14]
             nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2),  # -> [B, 2c, 7, 7]
+            nn.Conv2d(2 * c, 2 * c, 3, padding=1),
             nn.BatchNorm2d(2 * c),
             nn.LeakyReLU(0.2),  # -> [B, 2c, 7, 7]
             MinibatchStd(),  # -> [B, 2c + 1, 7, 7]

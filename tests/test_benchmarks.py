@@ -9,6 +9,7 @@ from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import gan_sweep  # noqa: E402
 import loop_ratios  # noqa: E402
 import time_build  # noqa: E402
 from readme_section import replace_section  # noqa: E402
@@ -35,6 +36,21 @@ def test_every_timed_loop_trains():
         step(x)
         after = [p for opt in params for g in opt.param_groups for p in g["params"]]
         assert before and any(not torch.equal(b, a) for b, a in zip(before, after, strict=True)), make.__name__
+
+
+def test_gan_sweep_variants_change_the_lab_models():
+    """The sweep's design variants keep the shapes and really differ from lab 1's networks."""
+    from lab_code import gan_lab
+
+    z = torch.randn(4, gan_lab.Z_DIM)
+    for c in (32, 48):
+        G, D = gan_sweep.textbook_generator(c), gan_sweep.shallow_discriminator(c)
+        x = G(z)
+        assert x.shape == (4, 1, 28, 28) and D(x).shape == (4, 1)
+        size = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+        assert size(G) < size(gan_lab.Generator(channels=c)) and size(D) < size(gan_lab.Discriminator(c))
+    known = {"lr_g", "lr_d", "betas", "channels", "batch", "sn", "textbook_g", "shallow_d"}
+    assert all(set(opts) <= known for opts in gan_sweep.VARIANTS.values())
 
 
 def test_build_section_states_the_ratio():
