@@ -54,7 +54,9 @@ def spectral(D: nn.Module) -> nn.Module:
 def textbook_generator(channels: int) -> nn.Module:
     """Lab 1's generator without its refinement stage: the last upsampling writes the pixels (DCGAN)."""
     G = gan_lab.Generator(channels=channels)
-    head = list(G.net)[:-5]  # up to [B, c, 14, 14]
+    layers = list(G.net)
+    last_up = max(i for i, m in enumerate(layers) if isinstance(m, nn.ConvTranspose2d))
+    head = layers[:last_up]  # up to [B, c, 14, 14]
     G.net = nn.Sequential(*head, nn.ConvTranspose2d(channels, 1, 4, stride=2, padding=1), nn.Sigmoid())
     return G
 
@@ -63,7 +65,8 @@ def shallow_discriminator(channels: int) -> nn.Module:
     """Lab 1's discriminator without its 3 x 3 convolution at 7 x 7."""
     D = gan_lab.Discriminator(channels)
     layers = list(D.net)
-    D.net = nn.Sequential(*layers[:5], *layers[8:])  # drops Conv2d(2c, 2c, 3), its batch norm and activation
+    i = next(i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3))
+    D.net = nn.Sequential(*layers[:i], *layers[i + 3 :])  # drops Conv2d(2c, 2c, 3), its batch norm and activation
     return D
 
 
