@@ -63,6 +63,18 @@ def test_precision_recall_separate_quality_from_coverage(test_set, real_feats):
     assert r_drop < r_real - 0.3, "dropping seven digits should lose recall"
 
 
+def test_precision_recall_reuses_real_radii(test_set, real_feats):
+    x, _ = test_set
+    f_real, f_fake = real_feats[0], metrics.classify(x[5000:6000])[0]
+    radii = metrics.knn_radii(f_real)
+    assert metrics.precision_recall(f_real, f_fake, real_radii=radii) == metrics.precision_recall(f_real, f_fake)
+    # radii of other features give other answers, and radii of the wrong length are refused
+    shrunk = metrics.precision_recall(f_real, f_fake, real_radii=radii / 4)
+    assert shrunk[0] < metrics.precision_recall(f_real, f_fake)[0] - 0.2
+    with pytest.raises(ValueError, match="knn_radii"):
+        metrics.precision_recall(f_real, f_fake, real_radii=radii[:-1])
+
+
 def test_fid_proxy_grows_with_corruption(test_set, real_feats):
     x, _ = test_set
     held_out = x[5000:7000]

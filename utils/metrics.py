@@ -124,8 +124,9 @@ def class_coverage(probs: torch.Tensor) -> dict[str, object]:
     }
 
 
-def _knn_radii(f: torch.Tensor, k: int) -> torch.Tensor:
+def knn_radii(f: torch.Tensor, k: int = 3) -> torch.Tensor:
     """Distance from each feature vector to its k-th nearest neighbour within the same set."""
+    f = f.float()
     d = torch.cdist(f, f)  # [N, N]
     return d.kthvalue(k + 1, dim=1).values  # +1 skips the point itself
 
@@ -139,13 +140,21 @@ def _coverage_of(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tenso
     return float(torch.cat(inside).double().mean())
 
 
-def precision_recall(f_real: torch.Tensor, f_fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """Improved precision and recall (k-NN manifolds) between feature sets [N, D] and [M, D]."""
+def precision_recall(f_real: torch.Tensor, f_fake: torch.Tensor, k: int = 3, real_radii: torch.Tensor | None = None) -> tuple[float, float]:
+    """Improved precision and recall (k-NN manifolds) between feature sets [N, D] and [M, D]; pass
+    real_radii = knn_radii(f_real, k) to reuse it across calls."""
     if min(f_real.shape[0], f_fake.shape[0]) <= k:
         raise ValueError(f"precision_recall needs more than k={k} real and fake samples.")
+    if real_radii is None:
+        real_radii = knn_radii(f_real, k)
+    elif real_radii.shape != (f_real.shape[0],):
+        raise ValueError(
+            f"real_radii has shape {tuple(real_radii.shape)}, expected ({f_real.shape[0]},): "
+            "compute it with knn_radii(f_real, k) from the same real features."
+        )
     f_real, f_fake = f_real.float(), f_fake.float()
-    precision = _coverage_of(f_fake, f_real, _knn_radii(f_real, k))
-    recall = _coverage_of(f_real, f_fake, _knn_radii(f_fake, k))
+    precision = _coverage_of(f_fake, f_real, real_radii.to(f_real.device))
+    recall = _coverage_of(f_real, f_fake, knn_radii(f_fake, k))
     return precision, recall
 
 
