@@ -141,8 +141,7 @@ def _coverage_of(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tenso
 
 
 def precision_recall(f_real: torch.Tensor, f_fake: torch.Tensor, k: int = 3, real_radii: torch.Tensor | None = None) -> tuple[float, float]:
-    """Improved precision and recall (k-NN manifolds) between feature sets [N, D] and [M, D]; pass
-    real_radii = knn_radii(f_real, k) to reuse it across calls."""
+    """Improved precision and recall (k-NN manifolds) of feature sets [N, D] and [M, D]; real_radii: knn_radii(f_real, k)."""
     if min(f_real.shape[0], f_fake.shape[0]) <= k:
         raise ValueError(f"precision_recall needs more than k={k} real and fake samples.")
     if real_radii is None:
