@@ -23,9 +23,10 @@ import build_book  # noqa: E402
 
 NOTEBOOK = {
     "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": "# Probe"},
+        {"cell_type": "markdown", "id": "title", "metadata": {}, "source": "# Probe"},
         {
             "cell_type": "code",
+            "id": "probe",
             "metadata": {},
             "execution_count": None,
             "outputs": [],
