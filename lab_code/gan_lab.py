@@ -30,11 +30,16 @@ N_SAMPLES = config.pick(full=5000, fast=1000)  # samples saved for lab 3
 COLLAPSE_STEPS = config.pick(full=500, fast=50)
 
 Z_DIM, CHANNELS = 64, 32  # noise size, channel width c of both networks
-BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.5, 0.999)
-# the mode-collapse experiment: Adam's default momentum instead of DCGAN's
+D_HIDDEN = 128  # units in the hidden layer of the discriminator's MLP head
+BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.0, 0.99)
+# the mode-collapse experiment: Adam's default momentum instead of none
 COLLAPSE_BETAS = (0.9, 0.999)
 REAL_LABEL = 0.9  # one-sided label smoothing (targets for real images)
 EMA_DECAY = 0.999  # weight averaging of G, used for samples
+# rejection sampling: D's extra steps against G_ema, their learning rate, and the
+# quantile of D's logits used as the cap M
+DRS_STEPS, DRS_LR = config.pick(full=300, fast=30), 2e-4
+DRS_QUANTILE = 0.9
 
 
 class Generator(nn.Module):
@@ -75,7 +80,7 @@ class MinibatchStd(nn.Module):
 class Discriminator(nn.Module):
     """D: images [B, 1, 28, 28] in [0, 1] -> logits [B, 1]."""
 
-    def __init__(self, channels: int = CHANNELS):
+    def __init__(self, channels: int = CHANNELS, hidden: int = D_HIDDEN):
         super().__init__()
         c = channels
         self.net = nn.Sequential(
@@ -89,7 +94,9 @@ class Discriminator(nn.Module):
             nn.LeakyReLU(0.2),  # -> [B, 2c, 7, 7]
             MinibatchStd(),  # -> [B, 2c + 1, 7, 7]
             nn.Flatten(),  # -> [B, (2c + 1)*49]
-            nn.Linear((2 * c + 1) * 7 * 7, 1),  # -> [B, 1] logits
+            nn.Linear((2 * c + 1) * 7 * 7, hidden),
+            nn.LeakyReLU(0.2),  # -> [B, hidden]
+            nn.Linear(hidden, 1),  # -> [B, 1] logits
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -197,7 +204,7 @@ def train_gan(
 ):
     """Train a fresh GAN on x_train.
 
-    Returns (G, G_ema, history of the train_step numbers, snapshots).
+    Returns (G, D, G_ema, history of the train_step numbers, snapshots).
 
     Every `every` steps (never when 0) a snapshot keeps a grid of samples, scored by
     score_fn if given."""
@@ -240,4 +247,54 @@ def train_gan(
             if step == steps:
                 break
     bar.close()
-    return G, G_ema, history, snapshots
+    return G, D, G_ema, history, snapshots
+
+
+def finetune_discriminator(
+    D: nn.Module, G: nn.Module, x_train: torch.Tensor, steps: int, lr: float = DRS_LR
+) -> nn.Module:
+    """Train D alone for `steps` steps against the frozen G, real targets 1."""
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=BETAS)
+    G.eval()
+    step = 0
+    while step < steps:
+        for (x,) in iterate_batches(x_train, batch_size=BATCH_SIZE, drop_last=True):
+            with torch.no_grad():
+                fake = G(torch.randn(BATCH_SIZE, Z_DIM, device=device))
+            d_loss = discriminator_loss(D(x), D(fake), real_label=1.0)
+            opt_D.zero_grad()
+            d_loss.backward()
+            opt_D.step()
+            step += 1
+            if step == steps:
+                break
+    return D
+
+
+def accept_probability(logits: torch.Tensor, M: float | torch.Tensor) -> torch.Tensor:
+    """Rejection sampling's acceptance probability min(1, exp(logits - M))."""
+    return torch.exp(logits - M).clamp(max=1.0)
+
+
+@torch.no_grad()
+def discriminator_logits(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """D's logits [N] for images x [N, 1, 28, 28], in batches of BATCH_SIZE."""
+    D.train()  # batch statistics and the batch's spread, as in training
+    return torch.cat([D(xb) for xb in x.split(BATCH_SIZE)]).squeeze(1)  # [N, 1] -> [N]
+
+
+def rejection_sample(
+    G: nn.Module, D: nn.Module, n: int, M: torch.Tensor, seed: int = 2024
+) -> torch.Tensor:
+    """n images of G; each candidate is kept with probability accept_probability."""
+    coins = torch.Generator(device=device).manual_seed(seed)
+    kept, total = [], 0
+    for round_ in range(1, 101):  # fresh candidates each round
+        x = sample(G, 64 * BATCH_SIZE, seed=seed + round_)
+        p_accept = accept_probability(discriminator_logits(D, x), M)
+        keep = torch.rand(len(x), generator=coins, device=device) < p_accept
+        kept.append(x[keep])
+        total += int(keep.sum())
+        if total >= n:
+            return torch.cat(kept)[:n]
+    raise RuntimeError(f"only {total} of {n} accepted: M is too high for these logits.")

@@ -1,5 +1,7 @@
 """The Lab 1 checks accept correct answers and reject stubs and known mistakes with specific messages."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -386,3 +388,51 @@ def test_generator_over_the_parameter_budget_fails():
     assert n > 1_000_000
     assert failed(gan_lab.check_generator(lambda: Gen(hidden=2048), z_dim=Z, max_params=1_000_000), "over the budget")
     assert gan_lab.check_generator(lambda: Gen(hidden=2048), z_dim=Z, max_params=n).passed
+
+
+# ---- exercise 6: the acceptance probability of rejection sampling -------------------------------
+
+
+def accept(logits, M):
+    return torch.exp(logits - M).clamp(max=1)
+
+
+def accept_in_place(logits, M):
+    return logits.sub_(M).exp_().clamp_(max=1)
+
+
+def test_accept_probability_correct_passes():
+    assert gan_lab.check_accept_probability(accept).passed
+
+
+def test_accept_probability_written_with_minimum_passes():
+    assert gan_lab.check_accept_probability(lambda lg, M: torch.minimum(torch.ones_like(lg), (lg - M).exp())).passed
+
+
+def test_accept_probability_stub_fails():
+    assert failed(gan_lab.check_accept_probability(stub), "not done yet")
+
+
+@pytest.mark.parametrize(
+    "fn, fragment",
+    [
+        (lambda lg, M: torch.exp(M - lg).clamp(max=1), "upside down"),
+        (lambda lg, M: torch.exp(lg - M), "cap exp(logits - M) at 1"),
+        (lambda lg, M: torch.sigmoid(lg), "not the density ratio"),
+        (lambda lg, M: torch.sigmoid(lg - M), "sigmoid(logits - M)"),
+        (lambda lg, M: torch.exp(lg).clamp(max=1), "M is missing"),
+        (lambda lg, M: (torch.exp(lg) / M).clamp(max=1), "exp(logits) / M"),
+        (lambda lg, M: torch.rand_like(lg) < accept(lg, M), "not accept/reject decisions"),
+        (lambda lg, M: accept(lg, M).mean(), "one probability per sample"),
+        (lambda lg, M: accept(lg, M).squeeze()[None], "one probability per sample"),
+        (accept_in_place, "in place"),
+        (lambda lg, M: torch.exp(lg - M).clamp(min=0.2, max=1), "differ from min(1, exp(logits - M))"),
+        (lambda lg, M: 2 * torch.exp(lg - M).clamp(max=1), "probabilities lie in [0, 1]"),
+        (lambda lg, M: accept(lg.view(-1), M), "keep the shape of logits"),
+        (lambda lg, M: torch.tensor([min(1.0, math.exp(v - float(M))) for v in lg.flatten().tolist()]), "keep the shape"),
+        (lambda lg, M: accept(lg, M) if lg.dim() == 1 else accept(lg, 0.0), "use tensor operations only"),
+        (lambda lg, M: "0.5", "should be a torch.Tensor"),
+    ],
+)
+def test_accept_probability_mistakes_fail(fn, fragment):
+    assert failed(gan_lab.check_accept_probability(fn), fragment)

@@ -1,4 +1,4 @@
-"""Checks for Lab 1 (a GAN on MNIST): generator, discriminator, the two losses and one training step."""
+"""Checks for Lab 1 (a GAN on MNIST): generator, discriminator, the two losses, one training step, rejection sampling."""
 
 from __future__ import annotations
 
@@ -379,3 +379,66 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
                 raise StudentError(f"out['{key}'] is {value:.4f}, expected {ref[key]:.4f}{hint}.")
 
     return run_check("train_step", body, "correct: a D step on detached fakes, then a non-saturating G step.")
+
+
+def _ref_accept(logits: torch.Tensor, M: float | torch.Tensor) -> torch.Tensor:
+    """Reference acceptance probability of discriminator rejection sampling: min(1, exp(logits - M))."""
+    return torch.exp(logits - M).clamp(max=1.0)
+
+
+def check_accept_probability(fn: Callable[..., Any]) -> Verdict:
+    """fn(logits, M) is min(1, exp(logits - M)), elementwise, with the shape of logits."""
+
+    def body() -> None:
+        g = torch.Generator().manual_seed(5)
+        logits = torch.randn(12, generator=g) * 2 - 0.5
+        M = 1.5
+        before = logits.clone()
+        value = require_tensor(call(fn, logits, M), "accept_probability(logits, M)")
+        if not torch.equal(logits, before):
+            raise StudentError("the logits were changed in place: compute a new tensor (no exp_(), sub_() or clamp_() on them).")
+        if value.dtype == torch.bool:
+            raise StudentError("return probabilities (floats in [0, 1]), not accept/reject decisions: the next cell draws those.")
+        if tuple(value.shape) != tuple(logits.shape):
+            raise StudentError(
+                f"for logits of shape {list(logits.shape)} the result has shape {list(value.shape)}: "
+                "one probability per sample, the same shape as logits."
+            )
+        ref = _ref_accept(logits, M)
+        if not is_close(value, ref):
+            name_mistake(
+                value,
+                {
+                    "the ratio is upside down: exp(M - logits) favours the samples D finds fake; use exp(logits - M)": torch.exp(
+                        M - logits
+                    ).clamp(max=1.0),
+                    "some values are above 1: a probability is at most 1, so cap exp(logits - M) at 1 (torch.clamp(..., max=1))": torch.exp(
+                        logits - M
+                    ),
+                    "this is sigmoid(logits) = D(x), not the density ratio p_data / p_g = D / (1 - D) = exp(logits): "
+                    "use exp(logits - M)": torch.sigmoid(logits),
+                    "sigmoid(logits - M) is not the ratio: use exp(logits - M), capped at 1": torch.sigmoid(logits - M),
+                    "M is missing: divide the ratio exp(logits) by exp(M), that is exp(logits - M), capped at 1": torch.exp(logits).clamp(
+                        max=1.0
+                    ),
+                    "this is exp(logits) / M: the cap is a logit too, so use exp(logits - M)": (torch.exp(logits) / M).clamp(max=1.0),
+                },
+            )
+            if value.min().item() < 0 or value.max().item() > 1:
+                raise StudentError(f"values in [{value.min().item():.3f}, {value.max().item():.3f}]: probabilities lie in [0, 1].")
+            raise StudentError("the values differ from min(1, exp(logits - M)).")
+        column = logits.view(-1, 1)  # [N] -> [N, 1], as D returns them
+        M_tensor = torch.tensor(-0.3)  # a 0-dim tensor, as torch.quantile returns it
+        value = require_tensor(call(fn, column, M_tensor), "accept_probability(logits of shape [N, 1], tensor M)")
+        if tuple(value.shape) != tuple(column.shape):
+            raise StudentError(
+                f"for logits of shape {list(column.shape)} (as D returns them) the result has shape {list(value.shape)}: "
+                "keep the shape of logits (no view, squeeze or flatten)."
+            )
+        if not is_close(value, _ref_accept(column, M_tensor)):
+            raise StudentError(
+                "with logits of shape [N, 1] and M a 0-dim tensor (as torch.quantile returns it) the result is wrong: "
+                "use tensor operations only (torch.exp, clamp), no Python math or .item()."
+            )
+
+    return run_check("accept_probability", body, "correct: min(1, exp(logits - M)), the density ratio capped at 1.")
