@@ -1,14 +1,17 @@
 """A small sweep over lab 1's GAN recipe, each variant trained with the lab's own code and scored by utils.metrics.
 
-    OMP_NUM_THREADS=1 GENAI_DATA=<data root> python benchmarks/gan_sweep.py                 # every variant
-    OMP_NUM_THREADS=1 GENAI_DATA=<data root> python benchmarks/gan_sweep.py --only lab sn   # some of them
-    OMP_NUM_THREADS=1 GENAI_DATA=<data root> python benchmarks/gan_sweep.py --write         # and record
+    OMP_NUM_THREADS=1 GENAI_DATA=<data root> python benchmarks/gan_sweep.py                   # every variant
+    OMP_NUM_THREADS=1 GENAI_DATA=<data root> python benchmarks/gan_sweep.py --only lab sn     # some of them
+    OMP_NUM_THREADS=1 GENAI_DATA=<data root> python benchmarks/gan_sweep.py --seeds 0 1 2     # each from 3 seeds
+    OMP_NUM_THREADS=1 GENAI_DATA=<data root> python benchmarks/gan_sweep.py --write           # and record
 
 Every variant runs lab 1's `train_gan` (from `lab_code/gan_lab.py`) for the same number of steps from the
 same seed, changing one thing against the lab's recipe (or a named combination), and is judged like the
 lab judges its model: FID-proxy, precision and recall against 5,000 test digits, digits present and the
 smallest class share, KL of the class histogram to uniform, all from `utils.metrics`, on samples of the
-weight-averaged generator. Rows print as they finish; `--write` records the table in benchmarks/README.md.
+weight-averaged generator; then again on samples drawn with the lab's rejection sampling (its
+`finetune_discriminator` and `rejection_sample`, at the lab's settings). Rows print as they finish;
+`--write` records the table in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -61,6 +65,15 @@ def textbook_generator(channels: int) -> nn.Module:
     return G
 
 
+def linear_head_discriminator(channels: int) -> nn.Module:
+    """Lab 1's discriminator with one linear layer instead of its MLP head (the earlier recipe)."""
+    D = gan_lab.Discriminator(channels)
+    layers = list(D.net)
+    i = next(i for i, m in enumerate(layers) if isinstance(m, nn.Flatten))
+    D.net = nn.Sequential(*layers[: i + 1], nn.Linear(layers[i + 1].in_features, 1))
+    return D
+
+
 def shallow_discriminator(channels: int) -> nn.Module:
     """Lab 1's discriminator without its 3 x 3 convolution at 7 x 7."""
     D = gan_lab.Discriminator(channels)
@@ -70,13 +83,16 @@ def shallow_discriminator(channels: int) -> nn.Module:
     return D
 
 
-# name -> options for train_gan (lr_g, lr_d, betas, channels, batch, sn, textbook_g, shallow_d)
+# name -> options (lr_g, lr_d, betas, channels, batch, real_label, sn, textbook_g, shallow_d, linear_head)
 VARIANTS: dict[str, dict[str, Any]] = {
     "lab": {},
+    "D with a linear head instead of the MLP": {"linear_head": True},
+    "no label smoothing (real label 1)": {"real_label": 1.0},
+    "Adam betas (0.5, 0.999) as in DCGAN": {"betas": (0.5, 0.999)},
+    "the earlier recipe (linear head, betas (0.5, 0.999))": {"linear_head": True, "betas": (0.5, 0.999)},
     "textbook G (pixels from the last upsampling)": {"textbook_g": True},
     "D without the 3 x 3 layer at 7 x 7": {"shallow_d": True},
     "both (the earlier recipe)": {"textbook_g": True, "shallow_d": True},
-    "Adam betas (0, 0.99)": {"betas": (0.0, 0.99)},
     "lr 1e-3": {"lr_g": 1e-3, "lr_d": 1e-3},
     "lr G 1e-3, D 2e-3": {"lr_g": 1e-3, "lr_d": 2e-3},
     "lr D 4e-3 (twice G's)": {"lr_d": 4e-3},
@@ -88,32 +104,56 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def run(name: str, x_train: torch.Tensor, x_test: torch.Tensor, steps: int, n_eval: int) -> dict[str, Any]:
-    """Train one variant with lab 1's train_gan and score its EMA generator's samples."""
+def make_generator(opts: dict[str, Any], c: int) -> nn.Module:
+    """The variant's generator: lab 1's, or the textbook DCGAN's."""
+    return textbook_generator(c) if opts.get("textbook_g") else gan_lab.Generator(channels=c)
+
+
+def make_discriminator(opts: dict[str, Any], c: int) -> nn.Module:
+    """The variant's discriminator: lab 1's, or one of the changed designs above."""
+    base: Callable[[int], nn.Module] = gan_lab.Discriminator
+    if opts.get("shallow_d"):
+        base = shallow_discriminator
+    elif opts.get("linear_head"):
+        base = linear_head_discriminator
+    return spectral(base(c)) if opts.get("sn") else base(c)
+
+
+def run(name: str, x_train: torch.Tensor, x_test: torch.Tensor, steps: int, n_eval: int, seed: int = 0) -> dict[str, Any]:
+    """Train one variant with lab 1's train_gan; score G_ema's samples, plain and rejection-sampled."""
     opts = VARIANTS[name]
     c = opts.get("channels", gan_lab.CHANNELS)
-    base: Callable[[int], nn.Module] = shallow_discriminator if opts.get("shallow_d") else gan_lab.Discriminator
-    make_D: Callable[[], nn.Module] = (lambda: spectral(base(c))) if opts.get("sn") else (lambda: base(c))
-    make_G: Callable[[int], nn.Module] = textbook_generator if opts.get("textbook_g") else gan_lab.Generator
-    batch, gan_lab.BATCH_SIZE = gan_lab.BATCH_SIZE, opts.get("batch", gan_lab.BATCH_SIZE)
+
+    saved = gan_lab.BATCH_SIZE, gan_lab.REAL_LABEL  # module settings that train_step reads
+    gan_lab.BATCH_SIZE, gan_lab.REAL_LABEL = opts.get("batch", saved[0]), opts.get("real_label", saved[1])
     start = time.perf_counter()
     try:
-        _, G_ema, _, _ = gan_lab.train_gan(
+        _, D, G_ema, _, _ = gan_lab.train_gan(
             x_train, steps, lr_g=opts.get("lr_g", gan_lab.LR), lr_d=opts.get("lr_d", gan_lab.LR), desc=name,
-            betas=opts.get("betas", gan_lab.BETAS), make_G=lambda: make_G(c), make_D=make_D, seed=0,
+            betas=opts.get("betas", gan_lab.BETAS), make_G=lambda: make_generator(opts, c), make_D=lambda: make_discriminator(opts, c),
+            seed=seed,
         )  # fmt: skip
     finally:
-        gan_lab.BATCH_SIZE = batch
+        gan_lab.BATCH_SIZE, gan_lab.REAL_LABEL = saved
     seconds = time.perf_counter() - start
-    m = metrics.evaluate_samples(gan_lab.sample(G_ema, n_eval, seed=2024), x_test[:n_eval])
-    return {"name": name, "seconds": seconds, "min_share": float(min(m["histogram"])), **m}
+    real = x_test[:n_eval]
+    m = metrics.evaluate_samples(gan_lab.sample(G_ema, n_eval, seed=2024), real)
+    # the lab's rejection sampling, with its settings (batch size back to the lab's)
+    D = gan_lab.finetune_discriminator(D, G_ema, x_train, gan_lab.DRS_STEPS)
+    M = gan_lab.discriminator_logits(D, gan_lab.sample(G_ema, 64 * gan_lab.BATCH_SIZE, seed=7)).quantile(gan_lab.DRS_QUANTILE)
+    drs = metrics.evaluate_samples(gan_lab.rejection_sample(G_ema, D, n_eval, M), real)
+    label = name if seed == 0 else f"{name}, seed {seed}"
+    return {"name": label, "seconds": seconds, "min_share": float(min(m["histogram"])), **m, "drs": drs}
 
 
 def row(r: dict[str, Any]) -> str:
     """One markdown table row."""
+    d = r["drs"]
     return (
         f"| {r['name']} | {r['fid_proxy']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-        f"{r['digits_present']}/10 | {r['min_share']:.3f} | {r['kl_to_uniform']:.3f} | {r['seconds']:.0f} |"
+        f"{r['digits_present']}/10 | {r['min_share']:.3f} | {r['kl_to_uniform']:.3f} | "
+        f"{d['fid_proxy']:.1f} | {d['precision']:.3f} | {d['recall']:.3f} | {d['digits_present']}/10 | "
+        f"{min(d['histogram']):.3f} | {d['kl_to_uniform']:.3f} | {r['seconds']:.0f} |"
     )
 
 
@@ -124,14 +164,18 @@ def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) ->
         [
             HEADING,
             "",
-            f"Lab 1's `train_gan` for {steps} steps from seed 0, one change per row against the lab's recipe "
-            f"(`lab`), scored on {n_eval:,} samples of the weight-averaged generator against {n_eval:,} test digits "
-            "with `utils.metrics` (the lab's targets: precision and recall at least 0.75, FID-proxy at most 72, "
-            "10/10 digits with none under 5%, KL to uniform at most 0.05). Training seconds include the "
-            "machine's load; compare them within the table only.",
+            f"Lab 1's `train_gan` for {steps} steps, one change per row against the lab's recipe (`lab`), from seed "
+            f"0 unless the row names another. Each row is scored on {n_eval:,} samples against {n_eval:,} test digits "
+            "with `utils.metrics`, first for samples of the weight-averaged generator, then (*RS*) for samples "
+            "drawn with the lab's rejection sampling (its discriminator trained "
+            f"{gan_lab.DRS_STEPS} more steps against the averaged generator, the cap $M$ at the "
+            f"{gan_lab.DRS_QUANTILE} quantile of its logits). The lab's targets: precision and recall at least 0.75, "
+            "FID-proxy at most 72, 10/10 digits with none under 5%, KL to uniform at most 0.05. Training seconds "
+            "include the machine's load; compare them within the table only.",
             "",
-            "| variant | FID-proxy | precision | recall | digits | smallest share | KL to uniform | train (s) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| variant | FID-proxy | precision | recall | digits | smallest share | KL to uniform "
+            "| RS FID-proxy | RS precision | RS recall | RS digits | RS smallest share | RS KL | train (s) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *(row(r) for r in rows),
             "",
             f"- **command:** `{command}` on {date.today().isoformat()}",
@@ -148,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000, help="training steps per variant (the lab's full mode)")
     parser.add_argument("--eval", type=int, default=5000, help="samples (and test digits) per score")
     parser.add_argument("--only", nargs="*", default=None, help=f"variants to run, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="training seeds, each variant from each")
     parser.add_argument("--write", action="store_true", help="record the table in benchmarks/README.md")
     args = parser.parse_args(argv)
     names = args.only or list(VARIANTS)
@@ -158,11 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     x_test, _ = load_mnist(train=False, device=gan_lab.device)
     rows = []
     for name in names:
-        rows.append(run(name, x_train, x_test, args.steps, args.eval))
-        print(row(rows[-1]), flush=True)
+        for seed in args.seeds:
+            rows.append(run(name, x_train, x_test, args.steps, args.eval, seed))
+            print(row(rows[-1]), flush=True)
     command = "OMP_NUM_THREADS=1 python benchmarks/gan_sweep.py" + (f" --steps {args.steps}" if args.steps != 3000 else "")
     if args.only:
-        command += " --only " + " ".join(f"'{n}'" if " " in n else n for n in args.only)
+        command += " --only " + " ".join(shlex.quote(n) for n in args.only)
+    if args.seeds != [0]:
+        command += " --seeds " + " ".join(map(str, args.seeds))
     section = render(rows, args.steps, args.eval, command + " --write")
     print("\n" + section)
     if args.write:

@@ -6,6 +6,7 @@ import sys
 
 import torch
 from helpers import ROOT
+from torch import nn
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -43,14 +44,29 @@ def test_gan_sweep_variants_change_the_lab_models():
     from lab_code import gan_lab
 
     z = torch.randn(4, gan_lab.Z_DIM)
+    size = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     for c in (32, 48):
-        G, D = gan_sweep.textbook_generator(c), gan_sweep.shallow_discriminator(c)
+        G = gan_sweep.textbook_generator(c)
         x = G(z)
-        assert x.shape == (4, 1, 28, 28) and D(x).shape == (4, 1)
-        size = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-        assert size(G) < size(gan_lab.Generator(channels=c)) and size(D) < size(gan_lab.Discriminator(c))
-    known = {"lr_g", "lr_d", "betas", "channels", "batch", "sn", "textbook_g", "shallow_d"}
+        assert x.shape == (4, 1, 28, 28) and size(G) < size(gan_lab.Generator(channels=c))
+        for D in (gan_sweep.shallow_discriminator(c), gan_sweep.linear_head_discriminator(c)):
+            assert D(x).shape == (4, 1) and size(D) < size(gan_lab.Discriminator(c))
+        linear = gan_sweep.linear_head_discriminator(c)
+        assert not any(isinstance(m, nn.Linear) and m.out_features > 1 for m in linear.modules())
+    known = {"lr_g", "lr_d", "betas", "channels", "batch", "real_label", "sn", "textbook_g", "shallow_d", "linear_head"}
     assert all(set(opts) <= known for opts in gan_sweep.VARIANTS.values())
+
+
+def test_every_gan_sweep_variant_builds_networks_that_fit_the_lab():
+    """Each variant's generator takes the lab's noise and its discriminator scores the generator's images."""
+    from lab_code import gan_lab
+
+    z = torch.randn(4, gan_lab.Z_DIM)
+    for name, opts in gan_sweep.VARIANTS.items():
+        c = opts.get("channels", gan_lab.CHANNELS)
+        G, D = gan_sweep.make_generator(opts, c), gan_sweep.make_discriminator(opts, c)
+        x = G(z)
+        assert x.shape == (4, 1, 28, 28) and D(x).shape == (4, 1), name
 
 
 def test_build_section_states_the_ratio():
