@@ -138,10 +138,12 @@ def train_step(
     d_loss.backward()
     opt_D.step()
 
+    D.requires_grad_(False)  # the G step needs no gradients for D's weights
     g_loss = generator_loss(D(fake))
     opt_G.zero_grad()
     g_loss.backward()
     opt_G.step()
+    D.requires_grad_(True)
 
     return {
         "d_loss": d_loss.item(),

@@ -232,8 +232,10 @@ def make_step(
     swap_g_target=False,
     keys=("d_loss", "g_loss", "d_real", "d_fake"),
     real_label=0.9,
+    freeze_d=False,
+    unfreeze_d=True,
 ):
-    """A training step with optional known mistakes."""
+    """A training step with optional known mistakes (freeze_d: D's weights frozen for the G step)."""
 
     def step(G, D, opt_G, opt_D, x, z):
         if own_z:
@@ -241,6 +243,8 @@ def make_step(
         out = {}
 
         def do_g():
+            if freeze_d:
+                D.requires_grad_(False)
             fake_logits_g = D(G(z)) if g_first else D(fake)
             loss = (
                 F.binary_cross_entropy_with_logits(fake_logits_g, torch.zeros_like(fake_logits_g))
@@ -252,6 +256,8 @@ def make_step(
             loss.backward()
             if g_step:
                 opt_G.step()
+            if freeze_d and unfreeze_d:
+                D.requires_grad_(True)
             out["g_loss"] = loss.item()
 
         if g_first:
@@ -276,6 +282,10 @@ def make_step(
 def test_train_step_correct_passes():
     assert gan_lab.check_train_step(make_step(), real_label=0.9).passed
     assert gan_lab.check_train_step(make_step(real_label=1.0), real_label=1.0).passed
+
+
+def test_train_step_freezing_d_for_the_g_step_passes():
+    assert gan_lab.check_train_step(make_step(freeze_d=True), real_label=0.9).passed
 
 
 def test_train_step_recomputing_fakes_passes():
@@ -330,6 +340,7 @@ def test_train_step_with_unfinished_loss_says_so():
         (dict(real_label=1.0), "real_label=0.9"),
         (dict(logit_means=True), "mean of sigmoid(logits)"),
         (dict(keys=("d_loss", "g_loss")), "lacks d_real, d_fake"),
+        (dict(freeze_d=True, unfreeze_d=False), "D.requires_grad_(True)"),
     ],
 )
 def test_train_step_mistakes_fail(kwargs, fragment):

@@ -341,6 +341,8 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
         missing = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if k not in out]
         if missing:
             raise StudentError(f"the returned dict lacks {', '.join(missing)} (keys: d_loss, g_loss, d_real, d_fake).")
+        if any(not p.requires_grad for p in D.parameters()):
+            raise StudentError("D is still frozen after train_step: call D.requires_grad_(True) after the G step, or D stops learning.")
         if backward_passes[0] > 1:
             raise StudentError(
                 "gradients reached the generator during the D step: detach the fakes there, D(fake.detach()), so only the G step trains G."
