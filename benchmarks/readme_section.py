@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Text below this line, up to the section's end, is written by hand: a script's rewrite of the section keeps it.
+KEEP = "<!-- written by hand: the benchmark scripts keep what follows -->"
+
 
 def replace_section(path: Path, heading: str, section: str) -> None:
-    """Put section (which starts with heading) in place of the README's section of that heading, or append it."""
+    """Put section (which starts with heading) in place of the README's section of that heading, or append it.
+
+    A hand-written tail of the old section, from the KEEP line on, follows the new section."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if heading in text:
         head, rest = text.split(heading, 1)
         nxt = rest.find("\n## ")
+        old = rest if nxt < 0 else rest[: nxt + 1]
+        if KEEP in old:
+            section = section.rstrip("\n") + "\n\n" + old[old.index(KEEP) :].rstrip("\n") + "\n"
         text = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section

@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import gan_sweep  # noqa: E402
 import loop_ratios  # noqa: E402
 import time_build  # noqa: E402
-from readme_section import replace_section  # noqa: E402
+from readme_section import KEEP, replace_section  # noqa: E402
 
 
 def test_replace_section_keeps_the_other_sections(tmp_path):
@@ -24,6 +24,18 @@ def test_replace_section_keeps_the_other_sections(tmp_path):
     assert readme.read_text() == "# Benchmarks\n\n## A\n\nnew a\n\n## B\n\nold b\n"
     replace_section(readme, "## C", "## C\n\nc\n")
     assert readme.read_text().endswith("## B\n\nold b\n\n## C\n\nc\n")
+
+
+def test_replace_section_keeps_the_hand_written_tail(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Benchmarks\n\n## A\n\nold table\n\n{KEEP}\nwhat it says\n\n## B\n\nold b\n")
+    replace_section(readme, "## A", "## A\n\nnew table\n")
+    assert readme.read_text() == f"# Benchmarks\n\n## A\n\nnew table\n\n{KEEP}\nwhat it says\n\n## B\n\nold b\n"
+    replace_section(readme, "## B", "## B\n\nnew b\n")  # the last section, and no tail to keep
+    assert readme.read_text().endswith(f"{KEEP}\nwhat it says\n\n## B\n\nnew b\n")
+    readme.write_text(readme.read_text() + f"\n{KEEP}\nb says\n")  # a tail in the last section
+    replace_section(readme, "## B", "## B\n\nnewer b\n")
+    assert readme.read_text().endswith(f"## B\n\nnewer b\n\n{KEEP}\nb says\n")
 
 
 def test_every_timed_loop_trains():
