@@ -186,13 +186,10 @@ def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) ->
     )
 
 
-LAB_STEPS = 3000  # lab 1's STEPS in full mode (tests/test_benchmarks.py keeps the two equal)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the variants, print rows as they finish, and with --write record the table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--steps", type=int, default=LAB_STEPS, help="training steps per variant (the lab's full mode)")
+    parser.add_argument("--steps", type=int, default=gan_lab.STEPS, help="training steps per variant (default: lab 1's STEPS)")
     parser.add_argument("--eval", type=int, default=5000, help="samples (and test digits) per score")
     parser.add_argument("--only", nargs="*", default=None, help=f"variants to run, of: {', '.join(VARIANTS)}")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="training seeds, each variant from each")
@@ -209,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             rows.append(run(name, x_train, x_test, args.steps, args.eval, seed))
             print(row(rows[-1]), flush=True)
-    command = "OMP_NUM_THREADS=1 python benchmarks/gan_sweep.py" + (f" --steps {args.steps}" if args.steps != LAB_STEPS else "")
+    command = "OMP_NUM_THREADS=1 python benchmarks/gan_sweep.py" + (f" --steps {args.steps}" if args.steps != gan_lab.STEPS else "")
     if args.only:
         command += " --only " + " ".join(shlex.quote(n) for n in args.only)
     if args.seeds != [0]:
