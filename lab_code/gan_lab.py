@@ -38,7 +38,7 @@ REAL_LABEL = 0.9  # one-sided label smoothing (targets for real images)
 EMA_DECAY = 0.999  # weight averaging of G, used for samples
 # rejection sampling: D's extra steps against G_ema, their learning rate, and the
 # quantile of D's logits used as the cap M
-DRS_STEPS, DRS_LR = config.pick(full=300, fast=30), 2e-4
+DRS_STEPS, DRS_LR = config.pick(full=150, fast=30), 2e-4
 DRS_QUANTILE = 0.9
 
 
