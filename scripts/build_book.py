@@ -13,9 +13,13 @@ another mode, on another device or with other helpers; going back to earlier con
 cache again.
 
 Before Sphinx runs, the notebooks missing from that cache are executed N at a time (default: one per
-core, each kernel with OMP_NUM_THREADS = cores / N unless set), filling the very cache the build reads; a
-notebook that loads artifacts (`utils.artifacts.load_*`) waits until every notebook that saves them is done,
-so the savers start first, then the notebooks that took longest last time.
+core, each kernel with OMP_NUM_THREADS = cores / N unless set), filling the very cache the build reads.
+Which notebooks make and read the lab models is declared once, under `artifacts:` in `_config.yml`.
+A reader waits until every maker of what it reads is done (so the makers start first, then the notebooks
+that took longest last time); its cached result records the digest of the artifacts it read, and is
+executed again when they change; a maker whose artifacts are missing runs again before its readers; and
+a reader whose artifacts are still missing stops the build with a message naming them. Kernels run with
+GENAI_REQUIRE_ARTIFACTS=1, so a page never shows a stand-in model.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -74,10 +77,51 @@ def cache_name(cond: dict[str, str]) -> str:
 
 
 def build_config(root: Path, cache: Path) -> dict[str, Any]:
-    """The book's _config.yml with the execution cache pointed at cache."""
+    """The book's _config.yml for jupyter-book: the execution cache pointed at cache, the book's own keys removed."""
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    config.pop("artifacts", None)  # this script's declaration, not a Jupyter Book setting
     config.setdefault("execute", {})["cache"] = str(cache)
     return with_absolute_paths(config, root)
+
+
+class ArtifactGraph:
+    """Which notebooks make and read which artifacts (the `artifacts:` section of _config.yml), and where they are."""
+
+    def __init__(self, root: Path, folder: Path):
+        declared = (yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}).get("artifacts") or {}
+        self.folder = folder  # this mode's artifacts folder
+        self.makes = {root / f"{nb}.ipynb": list(v.get("makes", [])) for nb, v in declared.items() if v.get("makes")}
+        self.reads = {root / f"{nb}.ipynb": list(v.get("reads", [])) for nb, v in declared.items() if v.get("reads")}
+        for reader, names in self.reads.items():
+            for name in names:
+                if not self.makers_of([name]):
+                    raise SystemExit(f"_config.yml: {reader.relative_to(root)} reads artifact '{name}', which no notebook makes.")
+
+    def makers_of(self, names: list[str]) -> set[Path]:
+        """The notebooks that make any of the named artifacts."""
+        return {nb for nb, made in self.makes.items() if set(made) & set(names)}
+
+    def missing(self, names: list[str]) -> list[str]:
+        """The named artifacts with no files in this mode's folder."""
+        return [n for n in names if not any(p.is_file() for p in (self.folder / n).rglob("*"))]
+
+    def digest(self, notebook: Path) -> str | None:
+        """A hash of every file of the artifacts a notebook reads; None when it reads none, 'missing' when one is absent."""
+        names = self.reads.get(notebook)
+        if not names:
+            return None
+        if self.missing(names):
+            return "missing"
+        files = [p for n in names for p in (self.folder / n).rglob("*") if p.is_file() and not p.name.endswith(".tmp")]
+        return _digest_files(files, self.folder)
+
+
+def artifact_graph(root: Path = ROOT, mode: str | None = None) -> ArtifactGraph:
+    """The book's artifact graph, in the folder the kernels use: GENAI_ARTIFACTS or artifacts/, then the mode."""
+    helpers = root if (root / "utils" / "config.py").is_file() else ROOT
+    base = os.environ.get("GENAI_ARTIFACTS")
+    folder = Path(base).expanduser().resolve() if base else helpers / "artifacts"
+    return ArtifactGraph(root, folder / (mode or conditions(root)["mode"]))
 
 
 def with_absolute_paths(config: dict[str, Any], root: Path) -> dict[str, Any]:
@@ -86,10 +130,6 @@ def with_absolute_paths(config: dict[str, Any], root: Path) -> dict[str, Any]:
     for name, path in local.items():
         local[name] = str((root / path).resolve())
     return config
-
-
-LOADS = re.compile(r"\b(load_checkpoint|load_samples|load_json|has_artifact)\(")
-SAVES = re.compile(r"\b(save_checkpoint|save_samples|save_json)\(")
 
 
 def toc_notebooks(root: Path, config: dict[str, Any]) -> list[Path]:
@@ -118,6 +158,7 @@ def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, 
     from jupyter_cache.executors.utils import single_nb_execution
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # the kernel inherits it
+    os.environ["GENAI_REQUIRE_ARTIFACTS"] = "1"  # a page never shows a stand-in model
     nb = nbformat.read(path, as_version=4)
     result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
     error = None if result.err is None else f"{type(result.err).__name__}: {result.err}"
@@ -132,51 +173,91 @@ def start_order(paths: list[Path], savers: set[Path], cache: Any) -> list[Path]:
     return sorted(paths, key=lambda p: (p not in savers, -seconds.get(str(p), 0.0), -p.stat().st_size))
 
 
-def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int) -> list[str]:
-    """Execute in parallel the notebooks the cache lacks, filling the cache the build reads; return the failures.
+class MissingArtifacts(Exception):
+    """A notebook to execute reads artifacts that no finished notebook made."""
 
-    A notebook that loads artifacts starts only after every notebook that saves them has finished.
+
+def _to_execute(root: Path, config: dict[str, Any], cache: Any, graph: ArtifactGraph) -> list[Path]:
+    """The notebooks the cache lacks, the readers whose artifacts changed, and the makers of missing artifacts."""
+    import nbformat
+
+    paths = toc_notebooks(root, config)
+    todo = set()
+    for path in paths:
+        try:
+            record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            todo.add(path)
+            continue
+        if path in graph.reads and (record.data or {}).get("reads") != graph.digest(path):
+            todo.add(path)  # its cached result read other artifacts than those there now
+    changed = True
+    while changed:
+        before = len(todo)
+        for reader in [p for p in todo if p in graph.reads]:
+            todo |= {m for m in graph.makers_of(graph.missing(graph.reads[reader])) if m in paths}
+        for maker in [p for p in todo if p in graph.makes]:
+            todo |= {r for r, names in graph.reads.items() if r in paths and graph.makers_of(names) & {maker}}
+        changed = len(todo) != before
+    return [p for p in paths if p in todo]
+
+
+def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int, graph: ArtifactGraph | None = None) -> list[str]:
+    """Execute in parallel the notebooks to execute, filling the cache the build reads; return the failures.
+
+    A notebook that reads artifacts starts only after every notebook that makes them has finished; if they are
+    still missing then, MissingArtifacts is raised with a message naming them.
     """
     import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
     cache = get_cache(str(cache_path))
-    todo = []
-    for path in toc_notebooks(root, config):
-        try:
-            cache.match_cache_notebook(nbformat.read(path, as_version=4))
-        except KeyError:
-            todo.append(path)
+    graph = graph or artifact_graph(root)
+    todo = _to_execute(root, config, cache, graph)
     if not todo:
         return []
-    text = {p: p.read_text(encoding="utf-8") for p in todo}
-    savers = {p for p in todo if SAVES.search(text[p])}
-    waiting = [p for p in todo if LOADS.search(text[p]) and p not in savers]
-    ready = start_order([p for p in todo if p not in waiting], savers, cache)
+    makers = {p for p in todo if p in graph.makes}
+    waiting = [p for p in todo if p in graph.reads]
+    ready = start_order([p for p in todo if p not in waiting], makers, cache)
     jobs = max(1, min(jobs, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     timeout = config.get("execute", {}).get("timeout")
     print(f"executing {len(todo)} notebook(s), {jobs} at a time")
     failures: list[str] = []
-    running: dict[Future, Path] = {}
+    running: dict[Future, tuple[Path, str | None]] = {}
     with ProcessPoolExecutor(jobs) as pool:
         while ready or waiting or running:
-            if waiting and not savers & ({*ready} | {*running.values()}):
-                ready, waiting = waiting + ready, []  # every saver is done: the loaders go next
+            busy = {*ready} | {p for p, _ in running.values()}
+            for reader in [r for r in waiting if not graph.makers_of(graph.reads[r]) & busy]:
+                waiting.remove(reader)
+                missing = graph.missing(graph.reads[reader])
+                if missing:
+                    rel = reader.relative_to(root).as_posix()
+                    makers_named = sorted(m.relative_to(root).as_posix() for m in graph.makers_of(missing))
+                    how = [f"{m} failed" if m in failures else f"{m} did not save it" for m in makers_named]
+                    raise MissingArtifacts(
+                        f"{rel} reads the artifact(s) {', '.join(missing)} ({graph.folder.name} mode), missing from "
+                        f"{graph.folder} ({'; '.join(how)}): the page would show a stand-in model. Fix that "
+                        "notebook, then build again."
+                    )
+                ready.insert(0, reader)
             while ready and len(running) < jobs:
                 path = ready.pop(0)
-                running[pool.submit(_execute, str(path), timeout, threads)] = path
+                running[pool.submit(_execute, str(path), timeout, threads)] = (path, graph.digest(path))
+            if not running:
+                continue
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                path = running.pop(future)
+                path, digest = running.pop(future)
                 rel = path.relative_to(root).as_posix()
                 nb_json, seconds, error = future.result()
                 if error:
                     failures.append(rel)  # the build executes it again and reports the error
                     print(f"  failed   {rel} ({seconds:.0f} s)")
                     continue
-                bundle = CacheBundleIn(nbformat.reads(nb_json, as_version=4), str(path), data={"execution_seconds": seconds})
+                data = {"execution_seconds": seconds, "reads": digest}
+                bundle = CacheBundleIn(nbformat.reads(nb_json, as_version=4), str(path), data=data)
                 cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
                 print(f"  executed {rel} ({seconds:.0f} s)")
     return failures
@@ -219,8 +300,14 @@ def build(root: Path = ROOT, extra: list[str] | None = None, jobs: int | None = 
     cmd = [jupyter_book(), "build", str(root), "--config", str(config_path), *(["--all"] if changed else []), *extra]
     print(f"build conditions: {name} ({'changed since the last build: every page is read again' if changed else 'as last time'})")
     if config.get("execute", {}).get("execute_notebooks") == "cache":
-        pre_execute(root, config, cache, jobs)
-    status = subprocess.run(cmd, cwd=root, env=os.environ.copy()).returncode
+        try:
+            pre_execute(root, config, cache, jobs, artifact_graph(root, cond["mode"]))
+        except MissingArtifacts as err:
+            print(f"build stopped: {err}", file=sys.stderr)
+            last.unlink(missing_ok=True)
+            return 1
+    env = {**os.environ, "GENAI_REQUIRE_ARTIFACTS": "1"}  # a notebook the build executes itself never shows a stand-in
+    status = subprocess.run(cmd, cwd=root, env=env).returncode
     if status == 0:
         last.write_text(name + "\n")
     else:

@@ -58,25 +58,43 @@ def _locked(path: Path):
         yield
 
 
-@functools.cache
-def cache_folder() -> Path:
-    """The execution cache the test book's build reads under the current conditions (fixed during a run)."""
+def _build_book() -> Any:
+    """scripts/build_book.py as a module."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import build_book
     finally:
         sys.path.pop(0)
-    return BOOK_OUT / "_build" / ".jupyter_cache" / build_book.cache_name(build_book.conditions(ROOT))
+    return build_book
 
 
-def _store(nb: Any, path: Path, seconds: float) -> None:
-    """Put an executed notebook into the build's cache."""
+@functools.cache
+def _conditions() -> dict[str, str]:
+    """The conditions of this run (fixed during a run)."""
+    return _build_book().conditions(ROOT)
+
+
+@functools.cache
+def cache_folder() -> Path:
+    """The execution cache the test book's build reads under the current conditions (fixed during a run)."""
+    return BOOK_OUT / "_build" / ".jupyter_cache" / _build_book().cache_name(_conditions())
+
+
+@functools.cache
+def artifact_graph() -> Any:
+    """Which notebooks make and read the lab models, in this run's artifacts folder (as the build sees them)."""
+    return _build_book().artifact_graph(ROOT, _conditions()["mode"])
+
+
+def _store(nb: Any, path: Path, seconds: float, reads: str | None) -> None:
+    """Put an executed notebook into the build's cache, with the digest of the artifacts it read at its start."""
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
     folder = cache_folder()
+    data = {"execution_seconds": seconds, "executed_by": "nbval", "reads": reads}
     with _locked(BOOK_OUT / "nbval" / "cache.lock"):
-        bundle = CacheBundleIn(nb, str(path.resolve()), data={"execution_seconds": seconds, "executed_by": "nbval"})
+        bundle = CacheBundleIn(nb, str(path.resolve()), data=data)
         get_cache(str(folder)).cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
 
 
@@ -87,7 +105,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         started = _state_dir() / "started"
         started.mkdir(parents=True, exist_ok=True)
         (started / _marker(item.path)).write_text(json.dumps({"time": time.time()}))
-        item.parent._executed_once = {"start": time.time(), "failed": False}
+        reads = artifact_graph().digest(item.path.resolve())  # what a reader will load, as it starts
+        item.parent._executed_once = {"start": time.time(), "failed": False, "reads": reads}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -119,7 +138,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     cached = False
     try:
         if not state["failed"]:
-            _store(item.parent.nb, item.path, time.time() - state["start"])
+            _store(item.parent.nb, item.path, time.time() - state["start"], state["reads"])
             cached = True
     finally:
         finished = _state_dir() / "finished"
@@ -153,21 +172,32 @@ def wait_for_notebooks(timeout: float = 1800.0) -> list[str]:
 
 # Files that take long and need no notebook: started among the first, not left to the end by pytest-xdist's
 # ordering (largest number of tests first), where they would keep one worker busy while the other idles.
-SLOW_FIRST = ("tests/test_build_book.py",)
+# The notebooks that make lab models go first, and those that read them right after SLOW_FIRST, so that
+# nbval's run of a reader usually finds the models of this run, and the book build can reuse it.
+SLOW_FIRST = ("tests/test_build_book.py", "tests/test_journey.py")
+
+
+def queue_front() -> list[str]:
+    """The test files to start first, in order: makers of lab models, SLOW_FIRST, readers of lab models."""
+    graph = artifact_graph()
+    makers, readers = ([p.relative_to(ROOT).as_posix() for p in sorted(group)] for group in (graph.makes, graph.reads))
+    return [*makers, *SLOW_FIRST, *readers]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under `--dist loadfile`, start the files of SLOW_FIRST before the others."""
+    """Under `--dist loadfile`, start the files of queue_front() before the others, in its order."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
+    front = queue_front()
+
     class SlowFirstScheduling(LoadFileScheduling):
-        """pytest-xdist's loadfile scheduling with the files of SLOW_FIRST moved to the front of the queue."""
+        """pytest-xdist's loadfile scheduling with the files of `front` moved to the front of the queue."""
 
         def _assign_work_unit(self, node: Any) -> None:
-            for scope in SLOW_FIRST:
+            for scope in reversed(front):
                 if scope in self.workqueue:
                     self.workqueue.move_to_end(scope, last=False)
             super()._assign_work_unit(node)

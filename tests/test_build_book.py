@@ -109,21 +109,134 @@ def _notebook(code: str) -> dict:
     return {**NOTEBOOK, "cells": [NOTEBOOK["cells"][0], {**NOTEBOOK["cells"][1], "source": code}]}
 
 
-def test_parallel_execution_runs_artifact_loaders_after_the_savers(tmp_path):
+MAKER = """from utils import artifacts, config
+mode = 'fast' if config.fast_mode() else 'full'
+with open('runs.log', 'a') as log:
+    log.write('maker-' + mode + '\\n')
+import time
+time.sleep(2)
+artifacts.save_json('toy', 'model.json', {'mode': mode, 'version': VERSION})"""
+
+READER = """from utils import artifacts, config
+mode = 'fast' if config.fast_mode() else 'full'
+with open('runs.log', 'a') as log:
+    log.write('reader-' + mode + '\\n')
+try:
+    record = artifacts.load_json('toy', 'model.json')
+    print(f"READ-{mode}-from-{record['mode']}-v{record['version']}")
+except artifacts.ArtifactMissingError:
+    if not artifacts.stand_in_allowed():
+        raise
+    print('STAND-IN')"""
+
+
+def _artifact_book(tmp_path: Path) -> Path:
+    """A book whose maker saves an artifact that its reader reads, declared in _config.yml, with a copy of utils/."""
     book = tmp_path / "book"
-    book.mkdir()
-    (book / "_toc.yml").write_text("format: jb-book\nroot: loader\nchapters:\n  - file: saver\n  - file: other\n")
-    saver = "import time\ntime.sleep(4)\nopen('made.txt', 'w').write('x')  # artifacts.save_json(...)"
-    loader = "# artifacts.load_json(...)\nassert open('made.txt').read() == 'x', 'ran before the saver'"
-    for name, code in (("saver", saver), ("loader", loader), ("other", "print(1)")):
-        (book / f"{name}.ipynb").write_text(json.dumps(_notebook(code)))
+    _tiny_book(book)
+    (book / "probe.ipynb").unlink()
+    (book / "_config.yml").write_text(
+        (book / "_config.yml").read_text() + "artifacts:\n  maker: {makes: [toy]}\n  reader: {reads: [toy]}\n"
+    )
+    (book / "_toc.yml").write_text("format: jb-book\nroot: reader\nchapters:\n  - file: maker\n  - file: other\n")
+    _write_maker(book, version=1)
+    (book / "reader.ipynb").write_text(json.dumps(_notebook(READER)))
+    (book / "other.ipynb").write_text(json.dumps(_notebook("print(1)")))
+    return book
+
+
+def _write_maker(book: Path, version: int) -> None:
+    """The maker notebook, saving a record with this version number."""
+    (book / "maker.ipynb").write_text(json.dumps(_notebook(f"VERSION = {version}\n" + MAKER)))
+
+
+def _pre_execute(book: Path, monkeypatch: pytest.MonkeyPatch, fast: bool) -> list[str]:
+    """Execute what the book's cache for this mode lacks, as a build does first; return what ran, in order."""
+    monkeypatch.setenv("GENAI_FAST", "1" if fast else "0")
+    before = _runs(book)
     config = {"execute": {"execute_notebooks": "cache", "timeout": 120}}
-    cache = tmp_path / "cache"
-    assert build_book.pre_execute(book, config, cache, jobs=2) == []
+    graph = build_book.artifact_graph(book, "fast" if fast else "full")
+    assert build_book.pre_execute(book, config, book / "_build" / f"cache-{fast}", jobs=2, graph=graph) == []
+    return _runs(book)[len(before) :]
+
+
+def _read_by_reader(book: Path, fast: bool) -> str:
+    """What the cached reader printed."""
     from jupyter_cache import get_cache
 
-    assert len(get_cache(str(cache)).list_cache_records()) == 3
-    assert build_book.pre_execute(book, config, cache, jobs=2) == [], "a second run executed again"
+    cache = get_cache(str(book / "_build" / f"cache-{fast}"))
+    record = next(r for r in cache.list_cache_records() if r.uri.endswith("reader.ipynb"))
+    nb = cache.get_cache_bundle(record.pk).nb
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_readers_run_after_makers_and_again_when_the_artifacts_change(tmp_path, monkeypatch):
+    book = _artifact_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    assert _pre_execute(book, monkeypatch, fast=True) == ["maker-fast", "reader-fast"], "the reader ran before its maker"
+    assert "READ-fast-from-fast-v1" in _read_by_reader(book, fast=True)
+    assert _pre_execute(book, monkeypatch, fast=True) == [], "an unchanged book executed again"
+    _write_maker(book, version=2)  # the model is trained again: its reader must show the new one
+    assert _pre_execute(book, monkeypatch, fast=True) == ["maker-fast", "reader-fast"]
+    assert "READ-fast-from-fast-v2" in _read_by_reader(book, fast=True)
+    (book / "artifacts" / "fast" / "toy" / "model.json").write_text('{"mode": "fast", "version": 3}')
+    assert _pre_execute(book, monkeypatch, fast=True) == ["reader-fast"], "the reader's result outlived what it read"
+
+
+def test_a_full_build_after_a_fast_one_never_reads_fast_artifacts(tmp_path, monkeypatch):
+    book = _artifact_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    _pre_execute(book, monkeypatch, fast=True)
+    assert _pre_execute(book, monkeypatch, fast=False) == ["maker-full", "reader-full"]
+    assert "READ-full-from-full-v1" in _read_by_reader(book, fast=False)
+    assert "READ-fast-from-fast-v1" in _read_by_reader(book, fast=True), "the full build overwrote the fast artifacts"
+
+
+def test_a_restored_cache_without_artifacts_runs_the_maker_again_before_an_edited_reader(tmp_path, monkeypatch):
+    """The publishing path: the execution cache comes back, artifacts/ does not, and only the reader changed."""
+    book = _artifact_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    _pre_execute(book, monkeypatch, fast=False)
+    shutil.rmtree(book / "artifacts")
+    (book / "reader.ipynb").write_text(json.dumps(_notebook(READER + "\nprint('edited')")))
+    assert _pre_execute(book, monkeypatch, fast=False) == ["maker-full", "reader-full"]
+    page = _read_by_reader(book, fast=False)
+    assert "READ-full-from-full-v1" in page and "STAND-IN" not in page
+
+
+@pytest.mark.book
+def test_a_build_whose_reader_would_show_a_stand_in_fails_naming_the_artifact(tmp_path):
+    book = _artifact_book(tmp_path)
+    (book / "maker.ipynb").write_text(json.dumps(_notebook("print('forgot to save')")))
+    env = {**os.environ, "GENAI_FAST": "0", "GENAI_DEVICE": "cpu", "GENAI_ARTIFACTS": str(book / "artifacts")}
+    env.pop("MPLBACKEND", None)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(book)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode != 0, "the build published a page that would show a stand-in"
+    assert "reader.ipynb reads the artifact(s) toy (full mode)" in out.stderr and "maker.ipynb did not save it" in out.stderr
+    assert not (book / "_build" / "html" / "reader.html").exists()
+
+
+def test_the_artifact_graph_is_declared_once_and_matches_the_helpers(monkeypatch, tmp_path):
+    from utils import artifacts
+
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(tmp_path))
+    monkeypatch.setenv("GENAI_FAST", "0")
+    graph = build_book.artifact_graph(ROOT)
+    assert graph.folder == artifacts.mode_root(), "the build looks for artifacts where the notebooks do not put them"
+    lab = ROOT / "labs" / "solutions"
+    assert graph.makers_of(["gan"]) == {lab / "01_gan_lab.ipynb"} and graph.makers_of(["vae"]) == {lab / "02_vae_lab.ipynb"}
+    assert graph.reads == {lab / "03_gan_vs_vae.ipynb": ["gan", "vae"]}
+    assert "artifacts" not in build_book.build_config(ROOT, tmp_path / "cache"), "Jupyter Book would see a key it does not know"
+    assert graph.digest(lab / "03_gan_vs_vae.ipynb") == "missing"
+    (tmp_path / "full" / "gan").mkdir(parents=True)
+    (tmp_path / "full" / "vae").mkdir(parents=True)
+    (tmp_path / "full" / "gan" / "model.json").write_text("{}")
+    (tmp_path / "full" / "vae" / "model.json").write_text("{}")
+    first = graph.digest(lab / "03_gan_vs_vae.ipynb")
+    (tmp_path / "full" / "gan" / "model.json").write_text('{"retrained": true}')
+    assert first not in (None, "missing") and graph.digest(lab / "03_gan_vs_vae.ipynb") != first
 
 
 def test_help_prints_the_usage_and_builds_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -147,3 +260,12 @@ def test_start_order_puts_savers_first_then_the_slowest_last_time(tmp_path: Path
     cache = SimpleNamespace(list_cache_records=lambda: records)
     order = build_book.start_order(list(paths.values()), {paths["saver"]}, cache)
     assert [p.stem for p in order] == ["saver", "slow", "big", "small"]
+
+
+def test_the_test_run_starts_the_lab_model_makers_first_and_their_reader_soon_after():
+    """nbval's run of lab 3 should find this run's models, so that the book build can reuse it."""
+    from executed_once import SLOW_FIRST, queue_front
+
+    front = queue_front()
+    assert front[:2] == ["labs/solutions/01_gan_lab.ipynb", "labs/solutions/02_vae_lab.ipynb"]
+    assert front[2:-1] == list(SLOW_FIRST) and front[-1] == "labs/solutions/03_gan_vs_vae.ipynb"

@@ -447,3 +447,14 @@ def test_accept_probability_stub_fails():
 )
 def test_accept_probability_mistakes_fail(fn, fragment):
     assert failed(gan_lab.check_accept_probability(fn), fragment)
+
+
+class FixedBatchGen(Gen):
+    """Right in eager mode, but len(z) fixes the batch size of the program lab 3 would load."""
+
+    def forward(self, z):
+        return torch.sigmoid(self.net(z)).view(len(z), 1, 28, 28)
+
+
+def test_generator_that_cannot_be_saved_for_lab_3_fails():
+    assert failed(gan_lab.check_generator(FixedBatchGen, z_dim=Z), "lab 3 loads the generator as a saved program", "not len(x)")

@@ -547,3 +547,23 @@ def test_decoder_over_the_parameter_budget_fails():
 
     assert_fails(vae_lab.check_decoder(wide), "over the budget of 1,500,000")
     assert vae_lab.check_decoder(wide, max_params=2_000_000).passed
+
+
+class DecoderFixedBatch(DecoderOK):
+    """Right in eager mode, but len(z) fixes the batch size of the program lab 3 would load."""
+
+    def forward(self, z):
+        return self.net(z).view(len(z), 1, 28, 28)
+
+
+class EncoderDataDependent(EncoderOK):
+    """Right in eager mode, but a Python branch on a tensor's value cannot be saved as a program."""
+
+    def forward(self, x):
+        mu, logvar = super().forward(x)
+        return (mu, logvar) if x.sum().item() > -1 else (mu, logvar + 0)
+
+
+def test_networks_that_cannot_be_saved_for_lab_3_fail():
+    assert_fails(vae_lab.check_decoder(DecoderFixedBatch), "lab 3 loads the decoder as a saved program", "not len(x)")
+    assert_fails(vae_lab.check_encoder(EncoderDataDependent), "lab 3 loads the encoder as a saved program", "`if` on tensor values")

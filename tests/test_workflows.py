@@ -96,7 +96,9 @@ def test_book_workflow_builds_in_full_mode_with_the_cache_and_publishes_to_pages
     assert wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
     assert "GENAI_FAST" not in (WORKFLOWS / "book.yml").read_text(), "the published book is built in full mode"
     caches = [s["with"] for s in uses(wf, "actions/cache")]
-    assert any(c["path"] == "_build/.jupyter_cache" and "restore-keys" in c for c in caches), "no actions/cache on _build/.jupyter_cache"
+    cached = [c for c in caches if "_build/.jupyter_cache" in c["path"].split() and "restore-keys" in c]
+    assert cached, "no actions/cache on _build/.jupyter_cache"
+    assert "artifacts" in cached[0]["path"].split(), "lab 3's cached page would outlive the lab models it read"
     (upload,) = uses(wf, "actions/upload-pages-artifact")
     assert upload["with"]["path"] == "_build/html"
     deploy = next(job for job in wf["jobs"].values() if uses({"jobs": {"j": job}}, "actions/deploy-pages"))

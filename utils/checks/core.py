@@ -199,6 +199,16 @@ def require_param_grads(module: torch.nn.Module, what: str) -> None:
         )
 
 
+def require_saveable(module: torch.nn.Module, example: torch.Tensor, what: str) -> None:
+    """Stop unless module can be saved as the program lab 3 loads (utils.artifacts.export_program)."""
+    from utils.artifacts import ArtifactUnusableError, export_program
+
+    try:
+        export_program(module, example.detach())
+    except ArtifactUnusableError as err:
+        raise StudentError(f"lab 3 loads {what} as a saved program, and this design cannot be saved: {err}") from None
+
+
 def require_close(actual: torch.Tensor | float, expected: torch.Tensor | float, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
     """Stop with the two values unless actual is close to expected."""
     a = torch.as_tensor(actual, dtype=torch.float64).detach().cpu()

@@ -19,6 +19,7 @@ from utils.checks.core import (
     name_mistake,
     require_grad_flow,
     require_param_grads,
+    require_saveable,
     require_tensor,
     run_check,
 )
@@ -92,6 +93,7 @@ def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16, max_pa
             one = require_tensor(call(G, torch.randn(1, z_dim, generator=g)), "Generator(z) in eval mode")
         if tuple(one.shape) != (1, *IMAGE_SHAPE):
             raise StudentError(f"in eval mode, one z gives shape {list(one.shape)}, expected [1, 1, 28, 28].")
+        require_saveable(G, z, "the generator")
 
     def success() -> str:
         """The pass message, with the parameter count."""

@@ -27,6 +27,7 @@ from utils.checks.core import (
     is_close,
     reparameterisation_mistake,
     require_param_grads,
+    require_saveable,
     require_scalar,
     require_shape,
     require_tensor,
@@ -109,6 +110,7 @@ def check_encoder(Encoder: Any) -> Verdict:  # noqa: N803 (the student's class)
         encoder.zero_grad()
         (mu.sum() + logvar.sum()).backward()
         require_param_grads(encoder, "the encoder")
+        require_saveable(encoder, x, "the encoder")
 
     return run_check("encoder", body, "returns mu and logvar of shape [B, z_dim] from a nonlinear network.")
 
@@ -224,6 +226,7 @@ def check_decoder(Decoder: Any, max_params: int = DECODER_BUDGET) -> Verdict:  #
         decoder.zero_grad()
         logits.sum().backward()
         require_param_grads(decoder, "the decoder")
+        require_saveable(decoder, z, "the decoder")
 
     def success() -> str:
         """The pass message, with the parameter count."""
