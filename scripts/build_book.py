@@ -231,6 +231,16 @@ def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int,
             busy = {*ready} | {p for p, _ in running.values()}
             for reader in [r for r in waiting if not graph.makers_of(graph.reads[r]) & busy]:
                 waiting.remove(reader)
+                failed = sorted(
+                    m.relative_to(root).as_posix()
+                    for m in graph.makers_of(graph.reads[reader])
+                    if m.relative_to(root).as_posix() in failures
+                )
+                if failed:
+                    raise MissingArtifacts(
+                        f"{reader.relative_to(root).as_posix()} is not executed: {', '.join(failed)}, which makes what it "
+                        "reads, failed (its error is above)."
+                    )
                 missing = graph.missing(graph.reads[reader])
                 if missing:
                     rel = reader.relative_to(root).as_posix()
@@ -254,7 +264,7 @@ def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int,
                 nb_json, seconds, error = future.result()
                 if error:
                     failures.append(rel)  # the build executes it again and reports the error
-                    print(f"  failed   {rel} ({seconds:.0f} s)")
+                    print(f"  failed   {rel} ({seconds:.0f} s): {error.strip().splitlines()[-1][:300]}")
                     continue
                 data = {"execution_seconds": seconds, "reads": digest}
                 bundle = CacheBundleIn(nbformat.reads(nb_json, as_version=4), str(path), data=data)

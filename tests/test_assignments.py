@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -95,9 +96,9 @@ def test_prepare_source_folds_solution_cells_and_puts_the_links_after_the_title(
     source = nb(md("# Lab"), *SOURCE["cells"])
     out = assignments.prepare_source(source, LINKS)
     assert out["cells"][1] == LINKS
-    tags = [c["metadata"].get("tags", []) for c in out["cells"]]
-    assert tags[3] == [assignments.SOLUTION_TAG], "the solution cell is not folded"
-    assert assignments.SOLUTION_TAG not in tags[4], "a check cell is folded"
+    tags = [c["metadata"].get("tags", []) for c in out["cells"] if c["cell_type"] == "code"]
+    assert tags[0] == [assignments.SOLUTION_TAG], "the solution cell is not folded"
+    assert assignments.SOLUTION_TAG not in tags[1], "a check cell is folded"
     assert "tags" not in source["cells"][1]["metadata"], "the input must not be modified"
     again = assignments.prepare_source(out, LINKS)
     assert again == out, "preparing twice changes the notebook"
@@ -215,3 +216,40 @@ def test_a_change_to_an_exported_cell_reaches_the_module(tmp_path, capsys):
     assert assignments.main(["--check", *args]) == 1
     assert "lab_code/x.py" in capsys.readouterr().err
     assert assignments.main(args) == 0 and "WIDTH = 48" in module.read_text()
+
+
+def test_links_of_every_notebook_resolve_from_its_own_folder():
+    """A student copy sits one folder above its source: its relative links are rewritten to match."""
+    from helpers import ALL_NOTEBOOKS, ROOT, cell_source, read_notebook
+
+    link = re.compile(r"\]\((?!https?:|#|mailto:|/)([^)\s]+\.(?:md|ipynb|png|jpg|svg|html))(?:#[^)\s]*)?\)")
+    for path in ALL_NOTEBOOKS:
+        for cell in read_notebook(path)["cells"]:
+            if cell["cell_type"] == "markdown":
+                for target in link.findall(cell_source(cell)):
+                    assert (path.parent / target).resolve().is_file(), f"{path.relative_to(ROOT)}: the link {target} leads nowhere"
+
+
+def test_relink_moves_relative_links_one_folder_up_and_leaves_the_rest():
+    text = "[n](../../notation.md) [a](../about.md#top) [w](https://x.org/a.md) [s](#sec) [f](fig.png)"
+    assert assignments.relink(text) == "[n](../notation.md) [a](about.md#top) [w](https://x.org/a.md) [s](#sec) [f](solutions/fig.png)"
+
+
+def test_prepare_source_lists_the_exercises_first_and_shows_progress_last():
+    source = nb(
+        md("# Lab"),
+        code("from utils.checks import gan_lab as checks"),
+        md("## Exercise 1: the generator (your design)\nWrite it."),
+        code("def g():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"),
+        code("v = checks.check_generator(g)"),
+        {**md("### Exercise 2 (pen and paper): a proof\nShow it."), "metadata": {"minutes": 25}},
+        md("## References\n\n- A paper."),
+    )
+    out = assignments.prepare_source(source, LINKS)
+    texts = [assignments._source(c) for c in out["cells"]]
+    listing = next(t for t in texts if "Exercises on this page" in t)
+    assert texts.index(listing) == 2, "the list comes before the first code cell"
+    assert "| 1 | the generator | your design | 20 |" in listing and "| 2 | a proof | pen and paper | 25 |" in listing
+    assert "(2, about 45 minutes" in listing
+    assert texts[-1].startswith("## References") and texts[-2] == 'from utils import progress\n\nprogress.show("gan_lab", ["generator"])'
+    assert assignments.prepare_source(out, LINKS) == out, "preparing twice changes the notebook"

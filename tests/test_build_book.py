@@ -204,6 +204,18 @@ def test_a_restored_cache_without_artifacts_runs_the_maker_again_before_an_edite
     assert "READ-full-from-full-v1" in page and "STAND-IN" not in page
 
 
+def test_a_reader_is_not_executed_after_its_maker_failed(tmp_path, monkeypatch, capsys):
+    book = _artifact_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    (book / "maker.ipynb").write_text(json.dumps(_notebook("VERSION = 1\n" + MAKER + "\nraise ValueError('planted failure')")))
+    config = {"execute": {"execute_notebooks": "cache", "timeout": 120}}
+    graph = build_book.artifact_graph(book, "fast")
+    with pytest.raises(build_book.MissingArtifacts, match="reader.ipynb is not executed: maker.ipynb, which makes what it reads, failed"):
+        build_book.pre_execute(book, config, book / "_build" / "cache", jobs=2, graph=graph)
+    assert "reader-fast" not in _runs(book), "the reader ran on the artifacts of a failed maker"
+    assert "planted failure" in capsys.readouterr().out, "the maker's error is not shown"
+
+
 @pytest.mark.book
 def test_a_build_whose_reader_would_show_a_stand_in_fails_naming_the_artifact(tmp_path):
     book = _artifact_book(tmp_path)

@@ -48,3 +48,47 @@ def test_progress_counts_and_shows_postfix():
     bar.set_postfix(loss=0.5)
     assert bar.n == 3
     bar.close()
+
+
+def test_checks_record_their_latest_verdict_and_a_page_shows_passed_failed_and_not_run(tmp_path, monkeypatch, capsys):
+    from utils import progress
+    from utils.checks import entropy_cross_entropy_kl as checks
+
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(tmp_path))
+    checks.check_entropy_bits(lambda p: torch.zeros(()))  # a wrong answer
+    assert progress.recorded()["entropy_cross_entropy_kl"]["entropy_bits"]["passed"] is False
+    capsys.readouterr()
+    progress.show("entropy_cross_entropy_kl", ["entropy_bits", "kl_categorical"])
+    out = capsys.readouterr().out
+    assert "This page: 0 of 2 checks passed." in out
+    assert "[FAIL] entropy_bits: failed" in out and "[ -- ] kl_categorical: not run yet" in out
+    progress.record("entropy_cross_entropy_kl", "entropy_bits", True)
+    progress.show("entropy_cross_entropy_kl", ["entropy_bits", "kl_categorical"])
+    assert "This page: 1 of 2 checks passed." in capsys.readouterr().out
+    assert (tmp_path / progress.PROGRESS_FILE).is_file(), "the record is not beside the artifacts"
+
+
+def test_course_progress_lists_every_notebook_with_checks(tmp_path, monkeypatch, capsys):
+    from utils import progress
+
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(tmp_path))
+    progress.record("gan_lab", "generator", True)
+    course = progress.course_status()
+    names = [nb for nb, _, _ in course]
+    assert "01_gan_lab" in names and "05_vaes" in names and len(names) == 8
+    (gan,) = [status for nb, _, status in course if nb == "01_gan_lab"]
+    assert ("generator", "passed") in gan and ("train_step", "not run yet") in gan
+    assert progress.main() == 0
+    out = capsys.readouterr().out
+    total = sum(len(s) for _, _, s in course)
+    assert f"course: 1 of {total} checks passed" in out
+
+
+def test_an_unwritable_record_never_fails_a_check(tmp_path, monkeypatch):
+    from utils import progress
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(blocker))
+    progress.record("gan_lab", "generator", True)  # no exception
+    assert progress.recorded() == {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import posixpath
 import re
 import sys
 from pathlib import Path
@@ -36,6 +37,10 @@ ANSWER_PROMPT = "*Your answer here.*"
 SOURCE_DIRS = ("lectures/solutions", "labs/solutions")
 SOLUTION_TAG = "hide-input"
 LINKS_TAG = "colab-links"
+LIST_TAG = "exercise-list"
+PROGRESS_TAG = "exercise-progress"
+MINUTES = {"coded": 10, "your design": 20, "pen and paper": 15}  # unless the heading's cell says {"minutes": N}
+_EXERCISE = re.compile(r"^#+ Exercise (\d+)(?: \((pen and paper)\))?: (.+)$", re.MULTILINE)
 COLAB = "https://colab.research.google.com/github"
 EXPORT = "#| export"
 EXPORT_DIR = "lab_code"
@@ -58,6 +63,7 @@ from utils import config
 device = config.get_device()
 '''
 _HEADING = re.compile(r"^#+\s*(.*Exercise.*?)\s*$", re.MULTILINE)
+_LOCAL_LINK = re.compile(r"\]\((?!https?:|#|mailto:|/)([^)\s]+\.(?:md|ipynb|png|jpg|svg|html)(?:#[^)\s]*)?)\)")
 _STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\('(?P<name>.*): write your code here'\)$")
 
 
@@ -151,6 +157,75 @@ def links_cell(repo_url: str, branch: str, student: str, source: str) -> dict[st
     return {"cell_type": "markdown", "id": LINKS_TAG, "metadata": {"tags": [LINKS_TAG]}, "source": text}
 
 
+def exercises(cells: list[dict[str, Any]]) -> list[tuple[int, str, str, int]]:
+    """(number, title, kind, minutes) of every exercise heading, in order."""
+    found = []
+    for cell in cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        for m in _EXERCISE.finditer(_source(cell)):
+            title = m.group(3).strip()
+            kind = m.group(2) or ("your design" if "(your design)" in title else "coded")
+            minutes = cell.get("metadata", {}).get("minutes", MINUTES[kind])
+            found.append((int(m.group(1)), title.replace(" (your design)", ""), kind, int(minutes)))
+    return found
+
+
+def exercise_list_cell(found: list[tuple[int, str, str, int]]) -> dict[str, Any]:
+    """The generated markdown cell listing a notebook's exercises."""
+    rows = [f"| {n} | {title} | {kind} | {minutes} |" for n, title, kind, minutes in found]
+    text = (
+        "<!-- Made by `python -m utils.assignments` from the exercise headings: do not edit. -->\n"
+        f"**Exercises on this page** ({len(found)}, about {sum(f[3] for f in found)} minutes; "
+        "the end of the page shows which checks you have passed):\n\n"
+        "| # | exercise | kind | minutes |\n|---:|---|---|---:|\n" + "\n".join(rows)
+    )
+    return {"cell_type": "markdown", "id": LIST_TAG, "metadata": {"tags": [LIST_TAG]}, "source": text}
+
+
+def progress_cells(module: str, checks: list[str]) -> list[dict[str, Any]]:
+    """The generated heading and code cell that show a notebook's checks at its end."""
+    one_line = f"progress.show({module!r}, {checks!r})".replace("'", '"')
+    if len(one_line) > 88:
+        items = "".join(f'        "{c}",\n' for c in checks)
+        one_line = f'progress.show(\n    "{module}",\n    [\n{items}    ],\n)'
+    md = (
+        "## Your progress\n\n<!-- Made by `python -m utils.assignments`: do not edit. -->\n"
+        "The checks of this page: passed, failed, or not run yet (each check records its latest verdict), and "
+        "how far you are through the course."
+    )
+    meta = {"tags": [PROGRESS_TAG]}
+    return [
+        {"cell_type": "markdown", "id": f"{PROGRESS_TAG}-md", "metadata": dict(meta), "source": md},
+        {
+            "cell_type": "code",
+            "id": PROGRESS_TAG,
+            "metadata": {"tags": [PROGRESS_TAG]},
+            "execution_count": None,
+            "outputs": [],
+            "source": f"from utils import progress\n\n{one_line}",
+        },
+    ]
+
+
+def _with_generated_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """cells with the exercise list before the first code cell and the progress cells before the references."""
+    from utils.progress import notebook_checks  # a light import: the progress helper has no torch
+
+    generated = (LIST_TAG, PROGRESS_TAG)
+    cells = [c for c in cells if not set(_tags(c)) & set(generated)]
+    found = exercises(cells)
+    if found:
+        first_code = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
+        cells.insert(first_code, exercise_list_cell(found))
+    code = "\n".join(_source(c) for c in cells if c["cell_type"] == "code")
+    checks = notebook_checks(code)
+    if checks:
+        end = next((i for i, c in enumerate(cells) if _source(c).startswith("## References")), len(cells))
+        cells[end:end] = progress_cells(*checks)
+    return cells
+
+
 def prepare_source(nb: dict[str, Any], links: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
     """Return the source as stored: solution cells tagged hide-input, the links cell right after the title."""
     out = copy.deepcopy(nb)
@@ -168,8 +243,18 @@ def prepare_source(nb: dict[str, Any], links: dict[str, Any], name: str = "noteb
     if rest.strip():  # the links go right under the title line: the introduction becomes a cell of its own
         intro = {**copy.deepcopy(cells[0]), "id": f"{cells[0].get('id', 'title')}-intro", "source": rest.lstrip("\n")}
         cells = [{**cells[0], "source": title}, intro, *cells[1:]]
-    out["cells"] = [cells[0], copy.deepcopy(links), *cells[1:]]
+    out["cells"] = _with_generated_cells([cells[0], copy.deepcopy(links), *cells[1:]])
     return out
+
+
+def relink(text: str) -> str:
+    """Markdown links of a source in solutions/, made to resolve from its student copy one folder up."""
+
+    def moved(m: re.Match[str]) -> str:
+        target = posixpath.normpath(posixpath.join("solutions", m.group(1)))
+        return f"]({target})"
+
+    return _LOCAL_LINK.sub(moved, text)
 
 
 def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
@@ -181,6 +266,7 @@ def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[st
         where = f"{name}, cell {i}"
         marked = is_marked(cell)
         if cell["cell_type"] == "markdown":
+            text = relink(text)
             if marked:
                 text = _strip_regions(text, ANSWER_PROMPT, where, code=False)
             found = _HEADING.findall(text)
