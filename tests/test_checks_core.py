@@ -65,15 +65,24 @@ def test_is_close_needs_same_shape_and_values():
     assert not core.is_close(1.0, 1.01)
 
 
-def test_reparameterisation_mistakes_are_named():
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda mu, lv, eps: mu + lv * eps, "logvar as the standard deviation"),
+        (lambda mu, lv, eps: mu + lv.exp() * eps, "by the variance exp(logvar)"),
+        (lambda mu, lv, eps: mu + 0.5 * lv * eps, "forgot the exp"),
+        (lambda mu, lv, eps: mu + (-0.5 * lv).exp() * eps, "1/sigma"),
+        (lambda mu, lv, eps: mu, "forgot the noise"),
+        (lambda mu, lv, eps: (0.5 * lv).exp() * eps, "forgot to add mu"),
+        (lambda mu, lv, eps: mu - (0.5 * lv).exp() * eps, "wrong sign"),
+        (lambda mu, lv, eps: lv + (0.5 * mu).exp() * eps, "mixed up the arguments"),
+    ],
+)
+def test_reparameterisation_mistakes_are_named(wrong, fragment):
     g = torch.Generator().manual_seed(0)
     mu, logvar, eps = (torch.randn(4, 3, generator=g, dtype=torch.float64) for _ in range(3))
-    sigma = (0.5 * logvar).exp()
-    assert core.reparameterisation_mistake(mu + sigma * eps, mu, logvar, eps) is None  # the right answer
-    assert "standard deviation" in core.reparameterisation_mistake(mu + logvar * eps, mu, logvar, eps)
-    assert "variance" in core.reparameterisation_mistake(mu + logvar.exp() * eps, mu, logvar, eps)
-    assert "forgot the noise" in core.reparameterisation_mistake(mu, mu, logvar, eps)
-    assert "wrong sign" in core.reparameterisation_mistake(mu - sigma * eps, mu, logvar, eps)
+    assert core.reparameterisation_mistake(mu + (0.5 * logvar).exp() * eps, mu, logvar, eps) is None  # the right answer
+    assert fragment in core.reparameterisation_mistake(wrong(mu, logvar, eps), mu, logvar, eps)
 
 
 def test_name_mistake_names_the_matching_wrong_answer_only():

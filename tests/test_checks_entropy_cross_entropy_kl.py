@@ -87,7 +87,7 @@ def _ce(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 KL_WRONG = {
     "swapped": (lambda p, q: kl_ok(q, p), "swapped"),
     "nats": (lambda p, q: kl_ok(p, q) * LN2, "nats"),
-    "swapped nats": (lambda p, q: kl_ok(q, p) * LN2, "swapped, and the log is natural"),
+    "swapped nats": (lambda p, q: kl_ok(q, p) * LN2, "p and q are swapped (weight the log ratio by p), and the log is natural"),
     "sign": (lambda p, q: -kl_ok(p, q), "sign is flipped"),
     "cross-entropy": (_ce, "cross-entropy"),
     "minus cross-entropy": (lambda p, q: -_ce(p, q), "log2 p term is missing"),

@@ -234,8 +234,12 @@ def make_step(
     real_label=0.9,
     freeze_d=False,
     unfreeze_d=True,
+    detach_once=False,
 ):
-    """A training step with optional known mistakes (freeze_d: D's weights frozen for the G step)."""
+    """A training step with optional known mistakes (freeze_d: D's weights frozen for the G step).
+
+    detach_once: the fakes are made once, detached, and reused for the G step, so no gradient reaches G.
+    """
 
     def step(G, D, opt_G, opt_D, x, z):
         if own_z:
@@ -262,7 +266,7 @@ def make_step(
 
         if g_first:
             do_g()
-        fake = G(z)
+        fake = G(z).detach() if detach_once else G(z)
         real_logits, fake_logits = D(x), D(fake.detach() if detach else fake)
         loss_d = d_loss(real_logits, fake_logits, real_label)
         if zero_d:
@@ -330,21 +334,61 @@ def test_train_step_with_unfinished_loss_says_so():
     [
         (dict(detach=False), "detach"),
         (dict(detach=False, zero_g=False), "detach"),
-        (dict(zero_d=False), "opt_D.zero_grad()"),
-        (dict(zero_g=False), "opt_G.zero_grad()"),
-        (dict(d_step=False), "opt_D.step()"),
-        (dict(g_step=False), "opt_G.step()"),
-        (dict(g_first=True), "do the D step first"),
+        (dict(zero_d=False), "D's old gradients were not cleared"),
+        (dict(zero_g=False), "G's old gradients were not cleared"),
+        (dict(d_step=False), "a step of opt_D"),
+        (dict(g_step=False), "a step of opt_G"),
+        (dict(g_first=True), "the order is wrong"),
+        (dict(g_first=True), "D step first, then the G step"),
+        (dict(detach_once=True), "no gradient reached G in the G step"),
+        (dict(detach_once=True, zero_g=False), "fakes it scored were detached"),
         (dict(own_z=True), "use the x and z you are given"),
         (dict(swap_g_target=True), "G's update differs"),
         (dict(real_label=1.0), "real_label=0.9"),
         (dict(logit_means=True), "mean of sigmoid(logits)"),
         (dict(keys=("d_loss", "g_loss")), "lacks d_real, d_fake"),
-        (dict(freeze_d=True, unfreeze_d=False), "D.requires_grad_(True)"),
+        (dict(freeze_d=True, unfreeze_d=False), "trainable again after the G step"),
     ],
 )
 def test_train_step_mistakes_fail(kwargs, fragment):
     assert failed(gan_lab.check_train_step(make_step(**kwargs), real_label=0.9), fragment)
+
+
+def test_train_step_with_fakes_made_under_no_grad_and_reused_names_the_detach():
+    def step(G, D, opt_G, opt_D, x, z):
+        with torch.no_grad():
+            fake = G(z)
+        real_logits, fake_logits = D(x), D(fake)
+        loss_d = d_loss(real_logits, fake_logits, 0.9)
+        opt_D.zero_grad()
+        loss_d.backward()
+        opt_D.step()
+        loss_g = g_loss(D(fake))
+        opt_G.zero_grad()
+        loss_g.backward()
+        opt_G.step()
+        return {"d_loss": loss_d.item(), "g_loss": loss_g.item(), "d_real": 0.5, "d_fake": 0.5}
+
+    v = gan_lab.check_train_step(step, real_label=0.9)
+    assert failed(v, "no gradient reached G in the G step", "detached")
+    assert "opt_G" not in v.message
+
+
+def test_train_step_g_step_first_on_fakes_made_once_names_the_order():
+    def step(G, D, opt_G, opt_D, x, z):
+        fake = G(z)
+        loss_g = g_loss(D(fake))
+        opt_G.zero_grad()
+        loss_g.backward()
+        opt_G.step()
+        real_logits, fake_logits = D(x), D(fake.detach())
+        loss_d = d_loss(real_logits, fake_logits, 0.9)
+        opt_D.zero_grad()
+        loss_d.backward()
+        opt_D.step()
+        return {"d_loss": loss_d.item(), "g_loss": loss_g.item(), "d_real": 0.5, "d_fake": 0.5}
+
+    assert failed(gan_lab.check_train_step(step, real_label=0.9), "the order is wrong", "D step first", "updated D")
 
 
 def test_train_step_must_return_a_dict():
@@ -428,7 +472,7 @@ def test_accept_probability_stub_fails():
     "fn, fragment",
     [
         (lambda lg, M: torch.exp(M - lg).clamp(max=1), "upside down"),
-        (lambda lg, M: torch.exp(lg - M), "cap exp(logits - M) at 1"),
+        (lambda lg, M: torch.exp(lg - M), "capped at 1"),
         (lambda lg, M: torch.sigmoid(lg), "not the density ratio"),
         (lambda lg, M: torch.sigmoid(lg - M), "sigmoid(logits - M)"),
         (lambda lg, M: torch.exp(lg).clamp(max=1), "M is missing"),
@@ -437,7 +481,7 @@ def test_accept_probability_stub_fails():
         (lambda lg, M: accept(lg, M).mean(), "one probability per sample"),
         (lambda lg, M: accept(lg, M).squeeze()[None], "one probability per sample"),
         (accept_in_place, "in place"),
-        (lambda lg, M: torch.exp(lg - M).clamp(min=0.2, max=1), "differ from min(1, exp(logits - M))"),
+        (lambda lg, M: torch.exp(lg - M).clamp(min=0.2, max=1), "differ from the acceptance probabilities"),
         (lambda lg, M: 2 * torch.exp(lg - M).clamp(max=1), "probabilities lie in [0, 1]"),
         (lambda lg, M: accept(lg.view(-1), M), "keep the shape of logits"),
         (lambda lg, M: torch.tensor([min(1.0, math.exp(v - float(M))) for v in lg.flatten().tolist()]), "keep the shape"),

@@ -25,7 +25,7 @@ def test_laplacian_variance_correct_passes(capsys):
     for fn in (
         lambda x: lap(x).var(dim=1, unbiased=False),
         lambda x: lap(x).var(dim=1),  # sample variance: accepted
-        lambda x: lap(x, padding=1).var(dim=1),  # zero padding: accepted
+        lambda x: F.conv2d(x, KERNEL.to(dtype=x.dtype, device=x.device)).flatten(1).var(dim=1),  # the solution's form
         lambda x: lap(-KERNEL.to(x).sum() * 0 + x, -KERNEL).var(dim=1, unbiased=False),  # the sign does not matter
     ):
         v = gan_vs_vae.check_laplacian_variance(fn)
@@ -52,6 +52,11 @@ def test_laplacian_variance_stub_fails():
         (lambda x: 2 * lap(x).var(dim=1), "differ from the expected"),
         (lambda x: lap(x).var(dim=1).numpy(), "should be a torch.Tensor"),
         (lambda x: lap(x.squeeze(1)).var(dim=1), "your code raised"),
+        (lambda x: lap(x, padding=1).var(dim=1), "you padded the images"),
+        (lambda x: lap(x, padding=1).var(dim=1, unbiased=False), "valid 26x26 interior"),
+        (lambda x: F.conv2d(x, KERNEL.to(x), padding="same").flatten(1).var(dim=1), "no padding"),
+        (lambda x: F.conv2d(x, KERNEL).flatten(1).var(dim=1), "the kernel's dtype"),  # float32 kernel, float64 images
+        (lambda x: F.conv2d(x, KERNEL.double()).flatten(1).var(dim=1), "dtype and device of x"),  # float64 kernel
     ],
 )
 def test_laplacian_variance_wrong_fails(wrong, fragment):
@@ -73,15 +78,31 @@ def invert_ok(decode, x, z0, steps, lr):
     return z.detach()
 
 
-def invert_mse(decode, x, z0, steps, lr):
-    """Right: F.mse_loss (a mean over pixels); Adam barely notices the scale."""
+def invert_with(loss_fn, detach=True):
+    """An inversion with another loss (Adam barely notices its scale, the check does); detach=False returns z attached."""
+
+    def fn(decode, x, z0, steps, lr):
+        z = z0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss_fn(decode(z), x).backward()
+            opt.step()
+        return z.detach() if detach else z
+
+    return fn
+
+
+def invert_norm(decode, x, z0, steps, lr):
+    """Right: the same loss written with a norm and a division by the batch size."""
     z = z0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     for _ in range(steps):
         opt.zero_grad()
-        F.mse_loss(decode(z), x).backward()
+        loss = (decode(z) - x).flatten(1).norm(dim=1).pow(2).sum() / len(x)
+        loss.backward()
         opt.step()
-    return z
+    return z.detach()
 
 
 def make_invert(mistake):
@@ -112,7 +133,7 @@ def make_invert(mistake):
 
 
 def test_invert_generator_correct_passes(capsys):
-    for fn in (invert_ok, invert_mse):
+    for fn in (invert_ok, invert_norm, invert_with(lambda out, x: F.mse_loss(out, x, reduction="sum") / len(x))):
         v = gan_vs_vae.check_invert_generator(fn)
         assert v.passed, v.line()
     assert "[PASS] invert_generator" in capsys.readouterr().out
@@ -137,6 +158,22 @@ def test_invert_generator_stub_fails():
 )
 def test_invert_generator_wrong_fails(mistake, fragment):
     assert_fails(gan_vs_vae.check_invert_generator(make_invert(mistake)), fragment)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (invert_with(lambda out, x: ((out - x) ** 2).sum(dim=(1, 2, 3)).mean(), detach=False), "still attached to the graph"),
+        (invert_with(F.mse_loss), "mean over all pixels"),
+        (invert_with(lambda out, x: ((out - x) ** 2).mean()), "784 times smaller"),
+        (invert_with(lambda out, x: ((out - x) ** 2).sum()), "sums the per-image errors over the batch"),
+        (invert_with(lambda out, x: F.mse_loss(out, x, reduction="sum")), "6 times the exercise's loss"),
+        (invert_with(lambda out, x: ((out - x) ** 2).mean(dim=(1, 2, 3)).sum()), "averages over the pixels and sums over the batch"),
+        (invert_with(lambda out, x: 0.5 * ((out - x) ** 2).sum(dim=(1, 2, 3)).mean()), "0.5 times the exercise's loss"),
+    ],
+)
+def test_invert_generator_wrong_loss_or_return_fails(wrong, fragment):
+    assert_fails(gan_vs_vae.check_invert_generator(wrong), fragment)
 
 
 def test_invert_generator_wrong_shape_fails():

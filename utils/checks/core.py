@@ -162,14 +162,16 @@ def reparameterisation_mistake(z: torch.Tensor, mu: torch.Tensor, logvar: torch.
     """Name the known mistake that turns (mu, logvar, eps) into z instead of mu + exp(0.5 * logvar) * eps, if any."""
     sigma = (0.5 * logvar).exp()
     candidates = {
-        "you used logvar as the standard deviation: sigma = exp(0.5 * logvar).": mu + logvar * eps,
-        "you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).": mu + logvar.exp() * eps,
-        "you forgot the exp: sigma = exp(0.5 * logvar), not 0.5 * logvar.": mu + 0.5 * logvar * eps,
-        "you used exp(-0.5 * logvar), which is 1/sigma: sigma = exp(0.5 * logvar).": mu + (-0.5 * logvar).exp() * eps,
-        "you forgot the noise: z = mu + sigma * eps, not mu.": mu,
-        "you forgot to add mu: z = mu + sigma * eps.": sigma * eps,
-        "the noise term has the wrong sign: z = mu + sigma * eps.": mu - sigma * eps,
-        "you mixed up the arguments: mu is the mean and exp(0.5 * logvar) the standard deviation.": logvar + (0.5 * mu).exp() * eps,
+        "you used logvar as the standard deviation: logvar is log sigma^2, the log of the variance, so sigma still has "
+        "to be computed from it.": mu + logvar * eps,
+        "you multiplied the noise by the variance exp(logvar): the noise is scaled by the standard deviation, the square "
+        "root of the variance.": mu + logvar.exp() * eps,
+        "you forgot the exp: half the log-variance is log sigma, not sigma itself.": mu + 0.5 * logvar * eps,
+        "the exponent has the wrong sign: your noise is scaled by 1/sigma instead of sigma.": mu + (-0.5 * logvar).exp() * eps,
+        "you forgot the noise: z equals mu; the noise eps, scaled by sigma, must be added to it.": mu,
+        "you forgot to add mu: your z is centred at 0 instead of at the mean mu.": sigma * eps,
+        "the noise term has the wrong sign: the scaled noise is added to mu, not subtracted from it.": mu - sigma * eps,
+        "you mixed up the arguments: mu is the mean and logvar the log-variance, not the other way round.": logvar + (0.5 * mu).exp() * eps,
     }
     for message, candidate in candidates.items():
         if is_close(z, candidate.detach()):

@@ -115,7 +115,7 @@ def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
             [
                 (h_ref * LN2, "your entropy is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
                 (h_ref * LN2 / math.log(10), "you used log10: entropy in bits needs torch.log2."),
-                (-h_ref, "the sign is flipped: H(p) = -sum p log2 p is never negative."),
+                (-h_ref, "the sign is flipped: an entropy, the expected surprise -log2 p, is never negative."),
                 (-torch.log2(p).sum(), "each surprise -log2 p_i must be weighted by its probability p_i before summing."),
                 (torch.tensor(math.log2(5.0)), "you returned log2(K), the entropy of a uniform distribution; weight by p."),
                 (h_ref / 5, "you averaged the terms (mean) instead of summing them."),
@@ -131,7 +131,7 @@ def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
         if torch.isnan(hz).any():
             raise StudentError(
                 "entropy_bits([0.5, 0, 0.5, 0]) is nan: outcomes with p = 0 must contribute 0 "
-                "(0 * log 0 = 0); mask them, e.g. with torch.where(p > 0, ..., 0)."
+                "(0 * log 0 = 0), but 0 * log2(0) computes 0 * -inf = nan; mask those terms so they are exactly 0."
             )
         _diagnose(hz, torch.tensor(1.0, dtype=torch.float64), "entropy_bits([0.5, 0, 0.5, 0])", [])
 
@@ -163,9 +163,9 @@ def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Ve
             ref,
             "kl_divergence(p, q)",
             [
-                (_ref_kl(q, p), "you computed KL(q || p): p and q are swapped. KL(p || q) = sum_i p_i log2(p_i / q_i), weighted by p."),
+                (_ref_kl(q, p), "you computed KL(q || p): p and q are swapped; in KL(p || q) the log ratio is weighted by p."),
                 (ref * LN2, "your KL is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
-                (_ref_kl(q, p) * LN2, "p and q are swapped, and the log is natural: use sum_i p_i log2(p_i / q_i)."),
+                (_ref_kl(q, p) * LN2, "p and q are swapped (weight the log ratio by p), and the log is natural (bits need log2)."),
                 (-ref, "the sign is flipped: use log(p / q), not log(q / p). KL is never negative."),
                 (
                     _ref_cross_entropy(p, q),
@@ -175,12 +175,12 @@ def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Ve
                 (
                     _ref_entropy(p) - _ref_entropy(q),
                     "that is H(p) - H(q), a difference of entropies: KL compares the "
-                    "two distributions outcome by outcome, sum_i p_i log2(p_i / q_i).",
+                    "two distributions outcome by outcome, through the log ratio of their probabilities.",
                 ),
                 (
                     _ref_entropy(q) - _ref_entropy(p),
                     "that is H(q) - H(p), a difference of entropies: KL compares the "
-                    "two distributions outcome by outcome, sum_i p_i log2(p_i / q_i).",
+                    "two distributions outcome by outcome, through the log ratio of their probabilities.",
                 ),
             ],
         )
@@ -191,7 +191,7 @@ def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Ve
         if torch.isnan(kz).any():
             raise StudentError(
                 "kl_divergence(p, q) is nan when p has zeros: outcomes with p_i = 0 contribute 0 "
-                "(0 * log 0 = 0); mask them, e.g. with torch.where(p > 0, ..., 0)."
+                "(0 * log 0 = 0), but the product computes 0 * -inf = nan; mask those terms so they are exactly 0."
             )
         _diagnose(kz, _ref_kl(p0, q0), "kl_divergence(p, q) with p = [0.5, 0.5, 0, 0]", [])
 
@@ -281,7 +281,7 @@ def check_gaussian_kl(gaussian_kl: Callable[[Tensor, Tensor, Tensor, Tensor], Te
                 ),
                 (
                     torch.log(s2 / s1) + (s1 + d2) / (2 * s2) - 0.5,
-                    "the fraction uses sigma where it needs the variance sigma^2: (sigma1^2 + (mu1 - mu2)^2) / (2 sigma2^2).",
+                    "the fraction uses sigma where it needs the variance sigma^2, in its numerator and its denominator.",
                 ),
                 (
                     _ref_gaussian_kl(mu1, s1**2, mu2, s2**2),
@@ -289,10 +289,10 @@ def check_gaussian_kl(gaussian_kl: Callable[[Tensor, Tensor, Tensor, Tensor], Te
                 ),
                 (
                     torch.log(s2**2 / s1**2) + (s1**2 + d2) / (2 * s2**2) - 0.5,
-                    "the log term is twice too large: log(sigma2 / sigma1) = 0.5 * log(sigma2^2 / sigma1^2).",
+                    "the log term is twice too large: it is the log of the ratio of the standard deviations, not of the variances.",
                 ),
                 (ref + 0.5, "the constant -1/2 is missing (the KL of a Gaussian to itself must be 0)."),
-                (ref - d2 / (2 * s2**2), "the mean term (mu1 - mu2)^2 / (2 sigma2^2) is missing."),
+                (ref - d2 / (2 * s2**2), "the mean term, the squared difference of the means over twice the second variance, is missing."),
                 (ref / LN2, "your KL is in bits: for Gaussians (and in VAEs) use the natural log, nats."),
                 (-ref, "the sign is flipped: KL is never negative."),
                 (

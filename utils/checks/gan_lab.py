@@ -47,7 +47,7 @@ def _build(make: Callable[[], Any], what: str) -> nn.Module:
         raise StudentError(f"{what}() should build an nn.Module, got {type(model).__name__}.")
     n = _count_params(model)
     if n == 0:
-        raise StudentError(f"{what} has no trainable parameters: assign the layers to attributes (self.net = ...).")
+        raise StudentError(f"{what} has no trainable parameters: create its layers in __init__ and store them as attributes of self.")
     if n < MIN_PARAMS:
         raise StudentError(f"{what} has only {n:,} parameters: too few to model 28x28 digits (use hidden layers).")
     if n > MAX_PARAMS:
@@ -72,7 +72,9 @@ def check_generator(make: Callable[[], Any], z_dim: int, batch: int = 16, max_pa
         z = torch.randn(batch, z_dim, generator=g)
         x = require_tensor(call(G, z), "Generator(z)")
         if tuple(x.shape) == (batch, 784):
-            raise StudentError(f"output has shape [{batch}, 784]: reshape it to [B, 1, 28, 28] with x.view(-1, 1, 28, 28).")
+            raise StudentError(
+                f"output has shape [{batch}, 784]: reshape it to [B, 1, 28, 28], each row of 784 pixels into one 28x28 image."
+            )
         if tuple(x.shape) != (batch, *IMAGE_SHAPE):
             raise StudentError(f"output for z of shape [{batch}, {z_dim}] has shape {list(x.shape)}, expected [{batch}, 1, 28, 28].")
         lo, hi = x.min().item(), x.max().item()
@@ -177,20 +179,21 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
             ref = _ref_d_loss(real, fake)
             wrong = {
                 "the labels are swapped: real images get target 1 and fakes target 0": _ref_d_loss(fake, real),
-                "only the real term is there: add the fake term, BCE(fake_logits, 0) = -log(1 - D(G(z)))": _bce(
-                    real, torch.ones_like(real)
-                ),
-                "only the fake term is there: add the real term, BCE(real_logits, 1) = -log D(x)": _bce(fake, torch.zeros_like(fake)),
+                "only the real term is there: the fake term, -log(1 - D(G(z))), which pushes D's verdict on fakes "
+                "towards 0, is missing": _bce(real, torch.ones_like(real)),
+                "only the fake term is there: the real term, -log D(x), which pushes D's verdict on real images "
+                "towards real_label, is missing": _bce(fake, torch.zeros_like(fake)),
                 "use the mean over the batch, not the sum": ref * n,
                 "this is half the expected value: the D loss is the sum of the real and fake terms (no division by 2)": ref / 2,
             }
         value = call_loss_on_logits(fn, "discriminator_loss(real_logits, fake_logits)", _PROBABILITY_HINT, real, fake)
         if not is_close(value, ref):
             name_mistake(value, wrong)
-            expected = "BCE(real_logits, 1) + BCE(fake_logits, 0), each averaged over the batch"
             if is_close(value, -ref):
-                raise StudentError(f"the sign is flipped: the loss is {expected} (a positive number).")
-            raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = {expected}.")
+                raise StudentError("the sign is flipped: the loss is a sum of two binary cross-entropies, a positive number.")
+            raise StudentError(
+                f"value {value.item():.4f}, expected {ref.item():.4f} (the real term plus the fake term, each a mean over the batch)."
+            )
         require_grad_flow(value, [real, fake])
         real2, fake2 = _logits(2)
         with torch.no_grad():
@@ -230,7 +233,7 @@ def check_generator_loss(fn: Callable[..., Any]) -> Verdict:
         value = call_loss_on_logits(fn, "generator_loss(fake_logits)", _PROBABILITY_HINT, fake)
         if not is_close(value, ref):
             name_mistake(value, wrong)
-            raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} = mean of -log sigmoid(fake_logits).")
+            raise StudentError(f"value {value.item():.4f}, expected {ref.item():.4f} (the batch mean of -log D(G(z))).")
         require_grad_flow(value, [fake])
 
     return run_check("generator_loss", body, "correct: the non-saturating loss -log D(G(z)).")
@@ -320,7 +323,7 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
         z = torch.randn(batch, z_dim, generator=g)
         G, D, opt_G, opt_D = _setup(z_dim)
         G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
-        backward_passes = [0]
+        backward_passes = [0]  # gradients that reached G's first parameter
         first = next(iter(G.parameters()))
         hook = first.register_hook(lambda grad: backward_passes.__setitem__(0, backward_passes[0] + 1))
         try:
@@ -332,8 +335,8 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
         except RuntimeError as err:
             if "backward through the graph a second time" in str(err):
                 raise StudentError(
-                    "the fakes were not detached in the D step: use D(fake.detach()) there, so d_loss.backward() "
-                    "does not reach (and free) the generator's graph."
+                    "the fakes were not detached in the D step: D's backward pass went on into the generator's graph "
+                    "and freed it; cut the fakes off from G's graph for the D step, so that only the G step reaches G."
                 ) from None
             raise
         finally:
@@ -344,35 +347,47 @@ def check_train_step(fn: Callable[..., Any], real_label: float = 1.0, z_dim: int
         if missing:
             raise StudentError(f"the returned dict lacks {', '.join(missing)} (keys: d_loss, g_loss, d_real, d_fake).")
         if any(not p.requires_grad for p in D.parameters()):
-            raise StudentError("D is still frozen after train_step: call D.requires_grad_(True) after the G step, or D stops learning.")
+            raise StudentError(
+                "D is still frozen after train_step: make D's parameters trainable again after the G step, or D stops learning."
+            )
         if backward_passes[0] > 1:
             raise StudentError(
-                "gradients reached the generator during the D step: detach the fakes there, D(fake.detach()), so only the G step trains G."
+                "gradients reached the generator during the D step: the fakes D scores in its step must be detached "
+                "from G's graph, so that only the G step trains G."
+            )
+        if backward_passes[0] == 0:
+            raise StudentError(
+                "no gradient reached G in the G step: the fakes it scored were detached from G's graph (made once with "
+                "a detach, or under torch.no_grad(), and reused); the G step needs fakes that still carry G's graph, and a "
+                "backward pass of the G loss."
             )
         if _unchanged(D, D0):
-            raise StudentError("D's weights did not change: call opt_D.step() after d_loss.backward().")
+            raise StudentError("D's weights did not change: the D step needs a step of opt_D after the D loss's backward pass.")
         if _unchanged(G, G0):
-            raise StudentError("G's weights did not change: call opt_G.step() after g_loss.backward().")
+            raise StudentError("G's weights did not change: the G step needs a step of opt_G after the G loss's backward pass.")
 
         def variant(**flags: bool) -> tuple[nn.Module, nn.Module, dict[str, float]]:
             Gr, Dr, oG, oD = _setup(z_dim)
             return Gr, Dr, _reference_step(Gr, Dr, oG, oD, x, z, real_label, **flags)
 
         Gr, Dr, ref = variant()
-        G_first, D_first, _ = variant(g_first=True)
-        if _same_params(G, G_first) and _same_params(D, D_first):
-            raise StudentError("G was updated before D: do the D step first, then the G step on D(fake) with the updated D.")
+        G_first = variant(g_first=True)[0]
+        if _same_params(G, G_first):  # G's update was scored by the old D, whatever the D step did afterwards
+            raise StudentError("the order is wrong: G was updated before D. Do the D step first, then the G step, scored by the updated D.")
         if not _same_params(D, Dr):
             if _same_params(D, variant(zero_d=False)[1]):
-                raise StudentError("D's old gradients were not cleared: call opt_D.zero_grad() before d_loss.backward().")
+                raise StudentError("D's old gradients were not cleared: zero opt_D's gradients before the D loss's backward pass.")
             raise StudentError(
-                f"D's update differs from one step on discriminator_loss(D(x), D(G(z).detach()), real_label={real_label}): "
-                "use the x and z you are given, and make sure your loss checks pass."
+                f"D's update differs from one step on your discriminator_loss of the real batch and the detached fakes with "
+                f"real_label={real_label}: use the x and z you are given, and make sure your loss checks pass."
             )
         if not _same_params(G, Gr):
             if _same_params(G, variant(zero_g=False)[0]):
-                raise StudentError("G's old gradients were not cleared: call opt_G.zero_grad() before g_loss.backward().")
-            raise StudentError("G's update differs from one step on generator_loss(D(G(z))) with the updated D.")
+                raise StudentError("G's old gradients were not cleared: zero opt_G's gradients before the G loss's backward pass.")
+            raise StudentError(
+                "G's update differs from one step on your generator_loss of the updated D's logits for the fakes: "
+                "is the target or the loss of the G step the one of your generator_loss?"
+            )
         for key in ("d_loss", "g_loss", "d_real", "d_fake"):
             try:
                 value = float(torch.as_tensor(out[key]).detach())
@@ -413,24 +428,28 @@ def check_accept_probability(fn: Callable[..., Any]) -> Verdict:
             name_mistake(
                 value,
                 {
-                    "the ratio is upside down: exp(M - logits) favours the samples D finds fake; use exp(logits - M)": torch.exp(
+                    "the ratio is upside down: yours favours the samples D finds fake; the acceptance must grow with the logit": torch.exp(
                         M - logits
                     ).clamp(max=1.0),
-                    "some values are above 1: a probability is at most 1, so cap exp(logits - M) at 1 (torch.clamp(..., max=1))": torch.exp(
+                    "some values are above 1: a probability is at most 1, so the ratio must be capped at 1": torch.exp(logits - M),
+                    "this is sigmoid(logits) = D(x), not the density ratio p_data / p_g = D / (1 - D), an exponential "
+                    "of the logit": torch.sigmoid(logits),
+                    "sigmoid(logits - M) is not the density ratio: the ratio is an exponential of the logit, not a sigmoid": torch.sigmoid(
                         logits - M
                     ),
-                    "this is sigmoid(logits) = D(x), not the density ratio p_data / p_g = D / (1 - D) = exp(logits): "
-                    "use exp(logits - M)": torch.sigmoid(logits),
-                    "sigmoid(logits - M) is not the ratio: use exp(logits - M), capped at 1": torch.sigmoid(logits - M),
-                    "M is missing: divide the ratio exp(logits) by exp(M), that is exp(logits - M), capped at 1": torch.exp(logits).clamp(
+                    "M is missing: the ratio must be divided by its bound e^M, so that only logits above M are always accepted": torch.exp(
+                        logits
+                    ).clamp(max=1.0),
+                    "this is exp(logits) / M: M is a logit too, so the bound of the ratio is e^M, not M": (torch.exp(logits) / M).clamp(
                         max=1.0
                     ),
-                    "this is exp(logits) / M: the cap is a logit too, so use exp(logits - M)": (torch.exp(logits) / M).clamp(max=1.0),
                 },
             )
             if value.min().item() < 0 or value.max().item() > 1:
                 raise StudentError(f"values in [{value.min().item():.3f}, {value.max().item():.3f}]: probabilities lie in [0, 1].")
-            raise StudentError("the values differ from min(1, exp(logits - M)).")
+            raise StudentError(
+                "the values differ from the acceptance probabilities of the exercise (the density ratio over its bound, capped at 1)."
+            )
         column = logits.view(-1, 1)  # [N] -> [N, 1], as D returns them
         M_tensor = torch.tensor(-0.3)  # a 0-dim tensor, as torch.quantile returns it
         value = require_tensor(call(fn, column, M_tensor), "accept_probability(logits of shape [N, 1], tensor M)")

@@ -62,18 +62,40 @@ def _laplacian_mistake(v: torch.Tensor, x: torch.Tensor) -> None:
         "you returned the mean of the Laplacian response, which is near 0 for any image: return its variance.": lap.mean(dim=1),
         "you returned the mean absolute Laplacian: return its variance.": lap.abs().mean(dim=1),
         "you returned the mean squared Laplacian: subtract its mean first, i.e. take the variance.": lap.pow(2).mean(dim=1),
-        "you took the variance of the image itself: filter it with the Laplacian kernel first (F.conv2d).": x.flatten(1).var(
+        "you took the variance of the image itself: filter it with the Laplacian kernel first (with F.conv2d).": x.flatten(1).var(
             dim=1, unbiased=False
         ),
-        "you used the 8-neighbour Laplacian: use the 4-neighbour kernel [[0, 1, 0], [1, -4, 1], [0, 1, 0]].": _filtered(x, eight)
+        "you used the 8-neighbour Laplacian: the exercise's kernel compares each pixel with its 4 neighbours only.": _filtered(x, eight)
         .flatten(1)
         .var(dim=1, unbiased=False),
     }
     for message, candidate in candidates.items():
         if _close(v, candidate, rtol=3e-3) or _close(v, candidate.sqrt(), rtol=3e-3):  # either variance correction
             raise StudentError(message)
+    padded = _filtered(x, padding=1).flatten(1)
+    if any(_close(v, padded.var(dim=1, unbiased=u), rtol=3e-3) for u in (False, True)):
+        raise StudentError(
+            "you padded the images: the exercise asks for no padding, so the Laplacian is taken on the valid 26x26 "
+            "interior only; zero padding invents edges along the border."
+        )
     ref = _reference_laplacian_variance(x)
     raise StudentError(f"the values differ from the expected ones: expected {[round(r, 4) for r in ref.tolist()]}.")
+
+
+_DTYPE_ERRORS = ("scalar type", "should be the same", "dtype")  # what torch says about mixed dtypes or devices
+
+
+def _call_laplacian(laplacian_variance: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Call the student's function on x, explaining a kernel whose dtype does not match the images'."""
+    try:
+        return require_tensor(call(laplacian_variance, x.clone()), "the result")
+    except RuntimeError as err:
+        if any(s in str(err) for s in _DTYPE_ERRORS):
+            raise StudentError(
+                f"your function failed on {str(x.dtype).removeprefix('torch.')} images because the kernel's dtype (or "
+                "device) does not match theirs: build the kernel with the dtype and device of x, as the exercise asks."
+            ) from None
+        raise
 
 
 def check_laplacian_variance(laplacian_variance: Callable[[torch.Tensor], torch.Tensor]) -> Verdict:
@@ -82,16 +104,15 @@ def check_laplacian_variance(laplacian_variance: Callable[[torch.Tensor], torch.
     def body() -> None:
         x = _sharpness_images()
         n = x.shape[0]
-        v = require_tensor(call(laplacian_variance, x.clone()), "the result")
+        _call_laplacian(laplacian_variance, x.float())  # the notebook's images are float32: a fixed float64 kernel fails here
+        v = _call_laplacian(laplacian_variance, x)  # and a fixed float32 kernel here
         if v.dim() == 0:
             raise StudentError(f"you returned one number for the whole batch: return one value per image, shape [{n}].")
         if tuple(v.shape) in ((n, 1), (n, 1, 1), (n, 1, 1, 1)):
             raise StudentError(f"the result has shape {list(v.shape)}: flatten it to [{n}] (e.g. .flatten() or .squeeze()).")
         require_shape(v, (n,), "the result")
         v = v.detach().double()
-        accepted = [
-            _filtered(x, padding=p).flatten(1).var(dim=1, unbiased=u) for p in (0, 1) for u in (False, True)
-        ]  # valid or zero-padded convolution, population or sample variance
+        accepted = [_filtered(x).flatten(1).var(dim=1, unbiased=u) for u in (False, True)]  # population or sample variance
         if not any(_close(v, a) for a in accepted):
             _laplacian_mistake(v, x)
 
@@ -148,6 +169,63 @@ def _per_image_error(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Te
         return ((decode(z) - x) ** 2).flatten(1).sum(dim=1)
 
 
+class _RecordingDecoder(nn.Module):
+    """The check's generator as the student's decode: it keeps each output and the gradient the loss sends to it."""
+
+    def __init__(self, gen: nn.Module) -> None:
+        """Wrap gen; records holds one {"out", "grad"} pair per call made with gradients."""
+        super().__init__()
+        self.gen = gen
+        self.records: list[dict[str, torch.Tensor | None]] = []
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Decode z, keeping the output and, once a backward pass reaches it, its gradient."""
+        out = self.gen(z)
+        if out.requires_grad:
+            record: dict[str, torch.Tensor | None] = {"out": out.detach().clone(), "grad": None}
+            self.records.append(record)
+            out.register_hook(partial(_keep_grad, record))
+        return out
+
+
+def _keep_grad(record: dict[str, torch.Tensor | None], grad: torch.Tensor) -> None:
+    """Store the gradient that reached a decoded batch."""
+    if record["grad"] is None:
+        record["grad"] = grad.detach().clone()
+
+
+def _loss_scale(records: list[dict[str, torch.Tensor | None]], x: torch.Tensor) -> float | None:
+    """c with 2 c (G(z) - x) the gradient of the first backward pass at the decoded batch (1/N for the right loss), or None."""
+    first = next((r for r in records if r["grad"] is not None), None)
+    if first is None:
+        return None
+    diff = (first["out"] - x).double()
+    grad = first["grad"].double()
+    c = (grad * diff).sum() / (2 * diff.pow(2).sum())
+    if (grad - 2 * c * diff).norm() > 1e-3 * grad.norm():
+        return None  # not a plain squared error: judged by its outcome below
+    return c.item()
+
+
+def _require_loss_scale(records: list[dict[str, torch.Tensor | None]], x: torch.Tensor) -> None:
+    """Stop unless the loss is the squared error summed over each image's pixels and averaged over the batch."""
+    c = _loss_scale(records, x)
+    n, pixels = x.shape[0], x[0].numel()
+    if c is None or c <= 0 or abs(c * n - 1) < 1e-2:
+        return
+    per_image = "sum the squared error over the pixels of each image, then average over the images of the batch"
+    wrong = {
+        1 / (n * pixels): f"your loss is a mean over all pixels (what F.mse_loss computes), {pixels} times smaller than "
+        f"the exercise's loss: {per_image}.",
+        1.0: f"your loss sums the per-image errors over the batch, {n} times the exercise's loss: {per_image}.",
+        1 / pixels: f"your loss averages over the pixels and sums over the batch: {per_image}.",
+    }
+    for scale, message in wrong.items():
+        if abs(c / scale - 1) < 1e-2:
+            raise StudentError(message)
+    raise StudentError(f"your loss is {c * n:.3g} times the exercise's loss: {per_image}.")
+
+
 def check_invert_generator(invert_generator: Callable[..., torch.Tensor]) -> Verdict:
     """Check invert_generator(decode, x, z0, steps, lr) -> z [N, d] found by Adam on the squared error."""
 
@@ -161,23 +239,30 @@ def check_invert_generator(invert_generator: Callable[..., torch.Tensor]) -> Ver
         z0 = torch.randn(6, 4, generator=g)
         z0_copy = z0.clone()
         steps, lr = 60, 0.05
-        z = require_tensor(call(invert_generator, gen, x.clone(), z0, steps, lr), "z")
+        decode = _RecordingDecoder(gen)
+        z = require_tensor(call(invert_generator, decode, x.clone(), z0, steps, lr), "z")
         if z.shape == x.shape:
             raise StudentError("you returned images: return the latent codes z (shape [N, z_dim]); decode them afterwards.")
         require_shape(z, (6, 4), "z")
         if not torch.equal(z0, z0_copy):
-            raise StudentError("you changed z0 in place: start from a copy, z = z0.clone().requires_grad_(True).")
+            raise StudentError("you changed z0 in place: optimise a copy of z0 that requires gradients, and leave z0 as it is.")
         if not all(torch.equal(p, w) for p, w in zip(gen.parameters(), weights, strict=True)):
-            raise StudentError("the generator's weights changed: optimise z only (torch.optim.Adam([z], lr=lr)), not the generator.")
-        z = z.detach().float()
+            raise StudentError("the generator's weights changed: the optimiser must hold z only, not the generator's parameters.")
+        if z.requires_grad:
+            raise StudentError(
+                "the returned z is still attached to the graph (it requires grad): return it detached, as the exercise asks, "
+                "so that using it later does not backpropagate into the optimisation."
+            )
+        z = z.float()
         if _close(z, z0):
             raise StudentError("z did not move from z0: call loss.backward() and optimizer.step() in every step.")
+        _require_loss_scale(decode.records, x)
         ref = _reference_invert(gen, x, z0, steps, lr)
         if _close(z, ref, rtol=1e-3, atol=1e-4):
             return
         for variant, message in (
             ("no_zero_grad", "you did not call optimizer.zero_grad() in the loop: gradients of earlier steps pile up."),
-            ("ascent", "the error grew: minimise the squared error (loss.backward() on +loss), do not maximise it."),
+            ("ascent", "the error grew: minimise the squared error, do not maximise it (look at the sign of what you backpropagate)."),
         ):
             if _close(z, _reference_invert(gen, x, z0, steps, lr, variant), rtol=1e-3, atol=1e-4):
                 raise StudentError(message)
@@ -188,10 +273,10 @@ def check_invert_generator(invert_generator: Callable[..., torch.Tensor]) -> Ver
                 f"the squared error did not go down ({start_err:.3f} at z0, {err:.3f} at your z): check the loss and the sign."
             )
         if err <= ref_err * 1.05 + 1e-4:
-            return  # another route (another optimiser, a mean over pixels) that reconstructs as well
+            return  # another route (another optimiser) that reconstructs as well
         raise StudentError(
             f"your z reconstructs worse than {steps} Adam steps with lr={lr} should (squared error {err:.4f} per image, "
-            f"expected about {ref_err:.4f}): use torch.optim.Adam([z], lr=lr) on the squared error, for `steps` steps."
+            f"expected about {ref_err:.4f}): take `steps` steps of Adam with learning rate lr on the squared error."
         )
 
     return run_check("invert_generator", body, "Adam on z alone brings G(z) close to x, and z0 and the generator stay untouched.")

@@ -25,8 +25,8 @@ from utils.checks.core import (
 from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 _LOGITS_HINT = (
-    "the inputs are logits (any real number), not probabilities: compute log D(x) = F.logsigmoid(logit) and "
-    "log(1 - D(x)) = F.logsigmoid(-logit), or use F.binary_cross_entropy_with_logits"
+    "the inputs are logits (any real number), not probabilities: compute log D(x) and log(1 - D(x)) from the logits "
+    "with a log-sigmoid (F.logsigmoid), or use F.binary_cross_entropy_with_logits"
 )
 
 
@@ -48,8 +48,8 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
             wrong = {
                 "the labels are swapped: real samples should be called real (D(x) -> 1) and fakes fake "
                 "(D(G(z)) -> 0), so the loss is -log D(x) - log(1 - D(G(z)))": _ref_d_loss(fake, real),
-                "the fake term is missing: add -mean log(1 - D(G(z))) = -mean logsigmoid(-d_fake_logits)": real_term,
-                "the real term is missing: add -mean log D(x) = -mean logsigmoid(d_real_logits)": fake_term,
+                "the fake term is missing: the loss also holds -mean log(1 - D(G(z))), D's cost for calling fakes real": real_term,
+                "the real term is missing: the loss also holds -mean log D(x), D's cost for calling real samples fake": fake_term,
                 "the sign is flipped: this is V(D, G), which D maximises; the loss to minimise is -V(D, G)": -ref,
                 "a sigmoid is applied twice: the inputs are already logits, so do not call torch.sigmoid before a "
                 "function that expects logits": _ref_d_loss(torch.sigmoid(real), torch.sigmoid(fake)),
@@ -70,8 +70,8 @@ def check_discriminator_loss(fn: Callable[..., Any]) -> Verdict:
             got = f"{big.flatten()[0].item():.4g}" if big.numel() else "an empty tensor"
             raise StudentError(
                 f"right for moderate logits but {got} instead of {big_ref.item():.4g} for large ones (|logit| = 40): "
-                "log(1 - sigmoid(40)) rounds to log(0) in float32; compute log D = F.logsigmoid(logit) and "
-                "log(1 - D) = F.logsigmoid(-logit), or use F.binary_cross_entropy_with_logits."
+                "log(1 - sigmoid(40)) rounds to log(0) in float32; compute both log-probabilities straight from the "
+                "logits (a log-sigmoid, or a with-logits BCE), never as the log of a sigmoid."
             )
 
     return run_check("discriminator_loss", body, "correct: -mean log D(x) - mean log(1 - D(G(z))), computed from logits.")
@@ -120,10 +120,10 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
             wrong = {
                 "in bits: this book measures JS in nats, so use the natural log (torch.log)": ref / math.log(2),
                 "this is KL(p || q), not JS: compare each density with the mixture m = (p + q) / 2": _ref_kl(p, q, dx),
-                "this is KL(p || m) only: JS averages both halves, 0.5 KL(p || m) + 0.5 KL(q || m)": _ref_kl(p, m, dx),
-                "the factors 1/2 are missing: JS = 0.5 KL(p || m) + 0.5 KL(q || m)": 2 * ref,
+                "this is KL(p || m) only: JS averages it with the other half, KL(q || m)": _ref_kl(p, m, dx),
+                "the factors 1/2 are missing: JS averages the two KLs to the mixture, it does not add them": 2 * ref,
                 "multiply the sum by the grid spacing dx to turn it into an integral": ref / dx,
-                "the mixture must be m = (p + q) / 2, not p + q": ref - math.log(2),
+                "the mixture m is the average of p and q, not their sum": ref - math.log(2),
             }
             name_mistake(value, wrong)
             raise StudentError(f"value {value.item():.5f}, expected {ref.item():.5f}.")
@@ -134,7 +134,7 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
         if value2.dim() != 0 or not torch.isfinite(value2):
             raise StudentError(
                 f"js_divergence is {value2.flatten()[0].item() if value2.numel() else value2} for densities that "
-                "are zero somewhere: treat 0 * log 0 as 0 (e.g. torch.where(p > 0, p * torch.log(p / m), 0))."
+                "are zero somewhere: treat 0 * log 0 as 0, masking the terms where a density is 0 so that they add exactly 0."
             )
         ref2 = _ref_js(p2, q2, dx)
         if not is_close(value2, ref2, rtol=1e-3, atol=1e-3):
@@ -177,8 +177,8 @@ def _penalty(fn: Callable[..., Any], critic: nn.Module, real: torch.Tensor, fake
     except RuntimeError as err:
         if "does not require grad" in str(err):
             raise StudentError(
-                "torch.autograd.grad failed because x_hat does not require gradients: "
-                "call x_hat.requires_grad_(True) before passing it to the critic."
+                "torch.autograd.grad failed because x_hat does not require gradients: mark the interpolates as "
+                "requiring gradients before they go into the critic."
             ) from None
         raise
     return require_scalar(value, "gradient_penalty(critic, real, fake)")
@@ -198,26 +198,26 @@ def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
             wrong = {
                 "the square is missing: penalise (norm - 1) ** 2, not (norm - 1)": 2.0,
                 "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies by lambda": 40.0,
-                "the squared gradient norm is used: take the norm itself (.norm(2, dim=1)), then (norm - 1) ** 2": 64.0,
+                "the squared gradient norm is used: penalise the distance of the norm itself from 1, not of its square": 64.0,
             }
             name_mistake(value, wrong, rtol=1e-3)
             raise StudentError(
                 f"for a linear critic whose gradient has norm 3 everywhere the penalty is {value.item():.4g}, expected "
-                "(3 - 1)^2 = 4: take one norm per sample over all its other dimensions, "
-                "grad.flatten(1).norm(2, dim=1), then the mean of (norm - 1) ** 2."
+                "(3 - 1)^2 = 4: take one gradient norm per sample, over all its non-batch dimensions together (not per "
+                "row, nor one for the whole batch), then average the penalties over the samples."
             )
         if value.grad_fn is None:
             raise StudentError(
-                "the penalty is not connected to the critic's weights, so it cannot train the critic: pass "
-                "create_graph=True to torch.autograd.grad."
+                "the penalty is not connected to the critic's weights, so it cannot train the critic: the gradient "
+                "itself must be differentiable (see the create_graph option of torch.autograd.grad)."
             )
         critic.zero_grad()
         value.backward()
         w = critic.linear.weight
         if w.grad is None or not is_close(w.grad, w.detach() * 4.0 / 3.0, rtol=1e-3, atol=1e-5):
             raise StudentError(
-                "backpropagating the penalty does not give the right gradient for the critic's weights: pass "
-                "create_graph=True to torch.autograd.grad and don't .detach() the gradients."
+                "backpropagating the penalty does not give the right gradient for the critic's weights: the gradient "
+                "must stay differentiable (the create_graph option of torch.autograd.grad) and must not be detached."
             )
         # Where is the gradient taken? For f = |x|^2 / 2 the gradient at x_hat is x_hat. With real = 2u and
         # fake = -2u (u a unit vector per sample) and eps ~ U[0, 1] per sample, |x_hat| = 2|2 eps - 1| and the
@@ -227,20 +227,20 @@ def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
         values = [_penalty(fn, _QuadraticCritic(), 2 * u, -2 * u, seed=s).item() for s in (1, 2, 3)]
         if all(abs(v - 1.0) < 1e-3 for v in values):
             raise StudentError(
-                "the gradient is taken at the real (or fake) samples themselves: take it at random interpolates "
-                "x_hat = eps * real + (1 - eps) * fake, with eps ~ U[0, 1] drawn per sample (torch.rand)."
+                "the gradient is taken at the real (or fake) samples themselves: take it at random interpolates, points on "
+                "the line between each real and its fake sample, with a uniform mixing weight eps drawn per sample."
             )
         if max(values) - min(values) > 0.05:
             raise StudentError(
-                f"the penalty jumps between calls ({', '.join(f'{v:.3f}' for v in values)}): draw one eps per sample, "
-                "eps = torch.rand(B, 1, 1, 1) (or torch.rand(B, 1) for flat samples), not one for the whole batch."
+                f"the penalty jumps between calls ({', '.join(f'{v:.3f}' for v in values)}): draw one eps per sample "
+                "(with singleton dimensions that broadcast over the rest of the sample), not one for the whole batch."
             )
         mean = sum(values) / len(values)
         if abs(mean - 1 / 3) > 0.03:
             per_pixel = " Draw eps per sample, shape [B, 1, 1, 1], not per pixel." if mean < 0.15 else ""
             raise StudentError(
-                f"at random interpolates of a test critic the penalty averages {mean:.3f}, expected about 0.333: use "
-                f"x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1] (torch.rand), one eps per sample.{per_pixel}"
+                f"at random interpolates of a test critic the penalty averages {mean:.3f}, expected about 0.333: the "
+                f"interpolates must mix each real and its fake sample with a weight eps ~ U[0, 1], one eps per sample.{per_pixel}"
             )
 
     return run_check("gradient_penalty", body, "correct: mean (|grad critic(x_hat)| - 1)^2 at random interpolates, differentiable.")

@@ -129,7 +129,8 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> None:
     require_shape(mu_hat, (d,), "mu_hat")
     if tuple(sigma_hat.shape) == (n, n):
         raise StudentError(
-            f"Sigma_hat has shape [{n}, {n}]: the product is the wrong way round; (x - mu).T @ (x - mu) gives the [{d}, {d}] matrix."
+            f"Sigma_hat has shape [{n}, {n}]: the product is the wrong way round; the transposed centred data must "
+            f"come first, so that the sum runs over the {n} points and gives a [{d}, {d}] matrix."
         )
     require_shape(sigma_hat, (d, d), "Sigma_hat")
 
@@ -218,7 +219,7 @@ def check_inverse_cdf_sampler(fn: Callable[..., Any]) -> Verdict:
         raw_cdf = density.cumsum(0)
         variants = {
             "your function returns CDF values, not points x: the arguments of the interpolation are swapped; "
-            "look u up among the CDF values and return the matching grid points, np.interp(u, cdf, grid).": (_interp(u, grid, cdf)),
+            "look u up among the CDF values and return the grid points that match, not the other way round.": (_interp(u, grid, cdf)),
             "the CDF is not normalised: divide it by its last value so that it ends at exactly 1 "
             "(the density you are given need not integrate to 1).": _interp(u, raw_cdf * dx, grid),
             "the CDF is not normalised: divide the cumulative sum by its last value so that it ends at exactly 1.": (

@@ -80,7 +80,7 @@ def _e_step_mistake(r: torch.Tensor, x: torch.Tensor, pi: torch.Tensor, mu: torc
     if is_close(r, _responsibilities(x, pi, mu, sigma, use_pi=False)):
         raise StudentError("you forgot the mixing weights pi: r[i, k] is proportional to pi_k * N(x_i | mu_k, sigma_k^2).")
     if is_close(r, _responsibilities(x, pi, mu, sigma.sqrt())):
-        raise StudentError("you used sigma as the variance; sigma is the standard deviation (variance = sigma**2).")
+        raise StudentError("you used sigma as the variance; sigma is the standard deviation (the variance is its square).")
     if is_close(r, _responsibilities(x, pi, mu, sigma**2)):
         raise StudentError("you used sigma**2 as the standard deviation; sigma already is the standard deviation.")
     no_norm = torch.softmax(torch.log(pi)[None, :] - 0.5 * ((x[:, None] - mu[None, :]) / sigma[None, :]) ** 2, dim=1)
@@ -166,22 +166,22 @@ def _elbo_forms(
 
 
 _ELBO_MISTAKES = {
-    "sum": "you summed over the S samples: average them (.mean()), the ELBO is an expectation.",
-    "no_entropy": (
-        "you are missing the entropy term: ELBO = E_q[log p(x|z) + log p(z) - log q(z)]; without -log q(z) "
-        "the optimum collapses q onto a point."
-    ),
-    "plus_log_q": "the log q(z) term has the wrong sign: ELBO = E_q[log p(x, z) - log q(z)] (minus log q).",
-    "minus_entropy": "the entropy term has the wrong sign: ELBO = E_q[log p(x, z)] + H[q] (plus the entropy).",
-    "plus_kl": "the KL term has the wrong sign: ELBO = E_q[log p(x|z)] - KL(q(z) || p(z)) (minus the KL).",
-    "no_prior": "you are missing the prior term log p(z): ELBO = E_q[log p(x|z) + log p(z) - log q(z)].",
+    "sum": "you summed over the S samples: average them, the ELBO is an expectation.",
+    "no_entropy": ("you are missing the entropy term, the -log q(z) inside the average: without it the optimum collapses q onto a point."),
+    "plus_log_q": "the log q(z) term has the wrong sign: the ELBO subtracts log q(z).",
+    "minus_entropy": "the entropy term has the wrong sign: the ELBO adds the entropy H[q].",
+    "plus_kl": "the KL term has the wrong sign: the ELBO subtracts KL(q(z) || p(z)).",
+    "no_prior": "you are missing the prior term log p(z) inside the average.",
     "only_lik": (
-        "you only have the reconstruction term E_q[log p(x|z)]: subtract KL(q(z) || p(z)) (or add log p(z) - log q(z) inside the average)."
+        "you only have the reconstruction term E_q[log p(x|z)]: the KL(q(z) || p(z)) part (or log p(z) - log q(z) inside "
+        "the average) is missing."
     ),
-    "no_a": "you forgot the decoder weight a: the likelihood is p(x|z) = N(x; a*z, s^2).",
-    "s_as_var": "you used s as the variance of p(x|z); s is the standard deviation (variance s**2).",
-    "log_sigma_as_std": "you used log_sigma as the standard deviation: sigma = exp(log_sigma).",
-    "log_sigma_as_logvar": "you treated log_sigma as a log-variance (exp(0.5 * log_sigma)): sigma = exp(log_sigma).",
+    "no_a": "you forgot the decoder weight a: the mean of p(x|z) is a times z, not z.",
+    "s_as_var": "you used s as the variance of p(x|z); s is the standard deviation (the variance is its square).",
+    "log_sigma_as_std": "you used log_sigma as the standard deviation: it is the log of the standard deviation.",
+    "log_sigma_as_logvar": (
+        "you treated log_sigma as a log-variance (halving it before the exp): it is the log of the standard deviation itself."
+    ),
 }
 
 
@@ -225,14 +225,15 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
                 if abs(gap1 - gap2) < 1e-4:
                     raise StudentError(
                         f"your ELBO is off by a constant ({gap1:+.4f}): a normalising term of a Gaussian log-density "
-                        "is missing (-0.5*log(2*pi) or -log(std)); keep it, or the ELBO is no bound on log p(x)."
+                        "is missing (the log(2 pi) constant or the log of a standard deviation); keep it, or the ELBO is no "
+                        "bound on log p(x)."
                     )
             raise StudentError(f"the ELBO estimate is {value.item():.6g}, expected {forms['ok_mc'].item():.6g}.")
         # Gradients must reach mu and log_sigma: that is what the reparameterisation is for.
         grads = torch.autograd.grad(value, [mu, log_sigma], allow_unused=True) if value.requires_grad else (None, None)
         if any(g is None for g in grads):
             raise StudentError(
-                "the estimate is not differentiable w.r.t. mu and log_sigma: build z = mu + exp(log_sigma) * eps with "
+                "the estimate is not differentiable w.r.t. mu and log_sigma: build z from mu, log_sigma and eps with "
                 "torch operations (no .item(), .detach(), numpy or torch.no_grad())."
             )
         name = accepted[0]
@@ -269,7 +270,7 @@ def check_reparameterise(reparameterise: Callable[..., torch.Tensor]) -> Verdict
         if not is_close(z, ref):
             raise StudentError(
                 reparameterisation_mistake(z.detach().double(), mu.detach(), logvar.detach(), eps)
-                or "z differs from mu + exp(0.5 * logvar) * eps."
+                or "z differs from the reparameterised sample for these mu, logvar and eps."
             )
         if not z.requires_grad:
             raise StudentError(

@@ -70,11 +70,19 @@ def _is_affine(f: Callable[[torch.Tensor], torch.Tensor], a: torch.Tensor, b: to
 
 def _encode(encoder: nn.Module, x: torch.Tensor, z_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the student's encoder and validate that it returns (mu, logvar) of shape [B, z_dim]."""
-    out = call(encoder, x)
+    try:
+        out = call(encoder, x)
+    except RuntimeError as err:
+        if "mat1 and mat2 shapes cannot be multiplied" in str(err) and f"x{x.shape[-1]} and {X_DIM}x" in str(err):
+            raise StudentError(
+                "a Linear layer got the images as they come, [B, 1, 28, 28], and multiplied their last dimension (28 "
+                "pixels): flatten each image to a vector of 784 numbers first, before the first Linear layer."
+            ) from None
+        raise
     if isinstance(out, torch.Tensor):
         raise StudentError(
             f"the encoder returned one tensor of shape {list(out.shape)}: return two, mu and logvar "
-            "(e.g. split a [B, 2*z_dim] output with .chunk(2, dim=1))."
+            "(from two output layers, or one output of width 2 * z_dim split into halves)."
         )
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise StudentError("the encoder should return a pair (mu, logvar).")
@@ -132,20 +140,23 @@ def _require_reparam_stats(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tens
     mean, std = z.mean(0), z.std(0)
     mu0, lv0 = mu[0], logvar[0]
     if is_close(z, z[:1].expand_as(z), atol=1e-6):
-        raise StudentError("every row of z is the same: draw one eps per element, e.g. torch.randn_like(mu).")
+        raise StudentError("every row of z is the same: draw one eps per element of mu (noise with the shape of mu), not one for all rows.")
     sigma0 = (0.5 * lv0).exp()
     if is_close(mean, mu0 + 0.5 * sigma0, rtol=0, atol=0.08):
         raise StudentError("eps should be standard normal (torch.randn_like), not uniform (torch.rand_like).")
     if not is_close(mean, mu0, rtol=0, atol=0.08):
         raise StudentError(f"the sample mean of z is {[round(v, 2) for v in mean.tolist()]}, expected mu = {mu0.tolist()}.")
     if is_close(std, lv0.abs(), rtol=0.06, atol=0.03):
-        raise StudentError("you used logvar as the standard deviation: sigma = exp(0.5 * logvar).")
+        raise StudentError("you used logvar as the standard deviation: logvar is log sigma^2, the log of the variance.")
     if is_close(std, lv0.exp(), rtol=0.06, atol=0.03):
-        raise StudentError("you multiplied the noise by the variance exp(logvar): the standard deviation is exp(0.5 * logvar).")
+        raise StudentError(
+            "you multiplied the noise by the variance exp(logvar): the noise is scaled by the standard deviation, the "
+            "square root of the variance."
+        )
     if not is_close(std, sigma0, rtol=0.06, atol=0.03):
         raise StudentError(
             f"the sample standard deviation of z is {[round(v, 2) for v in std.tolist()]}, "
-            f"expected exp(0.5 * logvar) = {[round(v, 2) for v in sigma0.tolist()]}."
+            f"expected sigma = {[round(v, 2) for v in sigma0.tolist()]} for these log-variances."
         )
 
 
@@ -169,7 +180,9 @@ def check_reparameterise(reparameterise: Callable[[torch.Tensor, torch.Tensor], 
             _require_reparam_stats(z_d, mu.detach(), logvar.detach())  # the noise was drawn another way: judge its distribution
         z2 = call(reparameterise, mu, logvar)
         if is_close(z2, z):
-            raise StudentError("two calls give the same z: draw new noise eps on every call (torch.randn_like(mu)).")
+            raise StudentError(
+                "two calls give the same z: draw new noise eps inside the function on every call (no fixed seed, no stored noise)."
+            )
         if not z.requires_grad:
             raise StudentError(
                 "z is detached from mu and logvar, so no gradient reaches the encoder: build z with torch operations "
@@ -182,7 +195,9 @@ def check_reparameterise(reparameterise: Callable[[torch.Tensor, torch.Tensor], 
             raise StudentError("no gradient reaches logvar: is sigma detached from logvar?")
         expected = 0.5 * (z[:8] - mu[:8]).detach()  # d/dlogvar of mu + exp(0.5 logvar) eps = 0.5 * sigma * eps
         if not is_close(grads[1][:8], expected, rtol=1e-3, atol=1e-5):
-            raise StudentError("dz/dlogvar should be 0.5 * sigma * eps: compute sigma as torch.exp(0.5 * logvar).")
+            raise StudentError(
+                "dz/dlogvar should be 0.5 * sigma * eps: is sigma computed from logvar with torch operations, without a detach?"
+            )
 
     return run_check("reparameterise", body, "z = mu + exp(0.5 * logvar) * eps with fresh noise, and gradients reach mu and logvar.")
 
@@ -209,7 +224,7 @@ def check_decoder(Decoder: Any, max_params: int = DECODER_BUDGET) -> Verdict:  #
         z = torch.randn(b, z_dim, generator=g)
         logits = require_tensor(call(decoder, z), "the decoder's output")
         if tuple(logits.shape) == (b, X_DIM):
-            raise StudentError(f"the output has shape {[b, X_DIM]}: reshape it to images, x_logits.view(-1, 1, 28, 28).")
+            raise StudentError(f"the output has shape {[b, X_DIM]}: reshape it to images [B, 1, 28, 28], one 28x28 image per z.")
         require_shape(logits, (b, 1, 28, 28), "the decoder's output")
         if is_close(logits[0], logits[1]):
             raise StudentError("every z gives the same image: does the decoder use its input z?")
@@ -269,15 +284,13 @@ def _reject_recon(recon: torch.Tensor, x_logits: torch.Tensor, x: torch.Tensor) 
     ref = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / b
     p = torch.sigmoid(x_logits)
     candidates = {
-        "the reconstruction term is averaged over pixels: sum it over the 784 pixels of each image, then average over "
-        "the batch (reduction='sum', then divide by the batch size).": ref / X_DIM,
+        "the reconstruction term is averaged over pixels: sum it over the 784 pixels of each image, then average over the batch.": ref
+        / X_DIM,
         "the reconstruction term is summed over the batch: divide the sum by the batch size (average over images).": ref * b,
         "the reconstruction term has the wrong sign: it is a negative log-likelihood, so it is >= 0.": -ref,
         "you applied the sigmoid twice: binary_cross_entropy_with_logits takes the logits and applies the sigmoid "
-        "itself (or use binary_cross_entropy on torch.sigmoid(x_logits), once).": (
-            F.binary_cross_entropy_with_logits(p, x, reduction="sum") / b
-        ),
-        "the arguments of the BCE are swapped: binary_cross_entropy_with_logits(x_logits, x), prediction first.": (
+        "itself, so a sigmoid before it is one too many.": (F.binary_cross_entropy_with_logits(p, x, reduction="sum") / b),
+        "the arguments of the BCE are swapped: the prediction (the logits) comes first, the target x second.": (
             F.binary_cross_entropy_with_logits(x, x_logits, reduction="sum") / b
         ),
         "you used a squared error: for pixels in [0, 1] with a Bernoulli decoder the reconstruction term is the binary cross-entropy.": (
@@ -301,8 +314,8 @@ def _reject_kl(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> NoRe
     ref = per_elem.sum() / b
     sd = logvar  # logvar used as the standard deviation
     candidates = {
-        "the KL term is 0: add KL(q(z|x) || N(0, I)) = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": torch.zeros(()),
-        "the KL term has the wrong sign: KL >= 0, so it is -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": -ref,
+        "the KL term is 0: add the closed-form KL(q(z|x) || N(0, I)) from the lecture.": torch.zeros(()),
+        "the KL term has the wrong sign: a KL is >= 0, and the closed form has a factor -0.5 in front of its sum.": -ref,
         "the KL term is averaged over the latent dimensions: sum over them, then average over the batch.": ref / d,
         "the KL term is summed over the batch: divide by the batch size (average over images).": ref * b,
         "the KL term is missing its factor 0.5.": 2 * ref,
@@ -311,10 +324,8 @@ def _reject_kl(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> NoRe
         ),
         "the KL term treats exp(logvar) as the standard deviation: the variance is exp(logvar), "
         "the standard deviation exp(0.5 * logvar).": -0.5 * (1 + 2 * logvar - mu.pow(2) - (2 * logvar).exp()).sum() / b,
-        "the KL term is missing the mu^2 term: KL = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": (
-            -0.5 * (1 + logvar - logvar.exp()).sum() / b
-        ),
-        "the KL term is missing the '1 +': KL = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).": (
+        "the KL term is missing the mu^2 term (the cost of moving the mean away from 0).": (-0.5 * (1 + logvar - logvar.exp()).sum() / b),
+        "the KL term is missing the constant 1 per latent dimension (the KL of the prior to itself must be 0).": (
             -0.5 * (logvar - mu.pow(2) - logvar.exp()).sum() / b
         ),
     }
@@ -333,8 +344,8 @@ def _call_loss(vae_loss: Callable[..., Any], *args: Any, beta: float) -> tuple[t
     except (RuntimeError, ValueError) as err:
         if "between 0 and 1" in str(err):
             raise StudentError(
-                "binary_cross_entropy got values outside [0, 1]: x_logits are logits, so use "
-                "F.binary_cross_entropy_with_logits(x_logits, x, ...) (or apply torch.sigmoid once first)."
+                "binary_cross_entropy got values outside [0, 1]: x_logits are logits, not probabilities, so use the "
+                "with-logits version of the BCE."
             ) from None
         raise
     if isinstance(out, torch.Tensor):
@@ -362,18 +373,20 @@ def check_vae_loss(vae_loss: Callable[..., Any]) -> Verdict:
             _reject_kl(kl.detach(), mu.detach(), logvar.detach())
         if not is_close(loss, ref_loss):
             if is_close(loss, ref_recon):
-                raise StudentError("the loss is only the reconstruction term: add the KL term, loss = recon + beta * kl.")
+                raise StudentError("the loss is only the reconstruction term: the KL term, weighted by beta, is missing.")
             if is_close(loss, ref_recon - ref_kl):
-                raise StudentError("the KL enters the loss with the wrong sign: loss = recon + beta * kl (the negative ELBO).")
+                raise StudentError("the KL enters the loss with the wrong sign: the negative ELBO adds the beta-weighted KL.")
             if is_close(loss, -ref_loss):
                 raise StudentError("you returned the ELBO; the loss to minimise is the negative ELBO, recon + beta * kl.")
-            raise StudentError(f"loss is {loss.item():.6g}, expected recon + beta * kl = {ref_loss.item():.6g}.")
+            raise StudentError(
+                f"loss is {loss.item():.6g}, expected {ref_loss.item():.6g} (the reconstruction term plus beta times the KL)."
+            )
         loss4, _, _ = _call_loss(vae_loss, x_logits, x, mu, logvar, beta=4.0)
         if not is_close(loss4, ref_recon + 4.0 * ref_kl):
             if is_close(loss4, ref_loss):
-                raise StudentError("beta is ignored: loss = recon + beta * kl.")
+                raise StudentError("beta is ignored: it weights the KL term in the loss.")
             raise StudentError(
-                f"with beta = 4 the loss is {loss4.item():.6g}, expected recon + 4 * kl = {(ref_recon + 4 * ref_kl).item():.6g}."
+                f"with beta = 4 the loss is {loss4.item():.6g}, expected {(ref_recon + 4 * ref_kl).item():.6g} (the KL weighted by 4)."
             )
         if not loss.requires_grad:
             raise StudentError("the loss is detached from the model's outputs: compute it with torch operations (no .item() or numpy).")
@@ -465,27 +478,30 @@ def check_train_step(train_step: Callable[..., Any]) -> Verdict:
         if not is_close(after, ref_after, rtol=1e-4, atol=1e-6):
             if is_close(after, before, rtol=0, atol=0):
                 raise StudentError(
-                    "the parameters did not change: call loss.backward() and then optimizer.step() "
-                    "(and zero the gradients before backward, not between backward and step)."
+                    "the parameters did not change: backpropagate the loss, then take an optimizer step "
+                    "(and zero the gradients before the backward pass, not between it and the step)."
                 )
             for variant, message in (
-                ("no_zero_grad", "you did not call optimizer.zero_grad(): the previous step's gradients were added to this one."),
+                (
+                    "no_zero_grad",
+                    "the gradients were not zeroed before the backward pass: the previous step's gradients were added to this one.",
+                ),
                 ("ascent", "the parameters moved uphill: minimise the loss (the negative ELBO), do not maximise it."),
-                ("recon_only", "you back-propagated only the reconstruction term: call backward() on the total loss."),
-                ("kl_only", "you back-propagated only the KL term: call backward() on the total loss."),
+                ("recon_only", "you back-propagated only the reconstruction term: backpropagate the total loss."),
+                ("kl_only", "you back-propagated only the KL term: backpropagate the total loss."),
             ):
                 if is_close(after, _params(_reference_step(x, 1.0, seed, variant)[0]), rtol=1e-4, atol=1e-6):
                     raise StudentError(message)
             raise StudentError(
-                "the parameters after one step differ from the expected ones: the step should be zero_grad, "
-                "x_logits, mu, logvar = model(x), vae_loss(...), backward, step (call model(x) once)."
+                "the parameters after one step differ from the expected ones: the step should zero the gradients, run the "
+                "model once on x, compute vae_loss on its outputs with the beta you are given, backpropagate and step."
             )
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise StudentError("train_step should return the three values (loss, recon, kl) from vae_loss.")
         loss = out[0]
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             raise StudentError(
-                "the returned loss is still attached to the graph: return loss.detach() (or loss.item()), or every "
+                "the returned loss is still attached to the graph: return it detached (or as a Python number), or every "
                 "step's graph stays in memory."
             )
         if not is_close(torch.as_tensor(loss, dtype=torch.float64), ref_loss, rtol=1e-4, atol=1e-5):
@@ -493,7 +509,7 @@ def check_train_step(train_step: Callable[..., Any]) -> Verdict:
         model4, _ = _student_step(train_step, x, 4.0, seed)
         if not is_close(_params(model4), _params(_reference_step(x, 4.0, seed)[0]), rtol=1e-4, atol=1e-6):
             if is_close(_params(model4), ref_after, rtol=1e-4, atol=1e-6):
-                raise StudentError("train_step ignores beta: pass it on to vae_loss(..., beta=beta).")
+                raise StudentError("train_step ignores beta: pass the beta you are given on to vae_loss.")
             raise StudentError("with beta = 4 the update differs from the expected one: pass beta on to vae_loss.")
 
     return run_check("train_step", body, "zero_grad, forward, loss, backward and step, returning the detached losses.")

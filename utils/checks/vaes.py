@@ -227,23 +227,25 @@ def check_vector_quantize(fn: Callable[..., Any]) -> Verdict:
             raise StudentError("z_q is not codebook[indices]: in the forward pass z_q must equal the chosen codebook vectors.")
         if not z_q.requires_grad:
             raise StudentError(
-                "z_q carries no gradient at all: the decoder's gradient must reach the encoder through z_e + (z_q - z_e).detach()."
+                "z_q carries no gradient at all: with the straight-through estimator the decoder's gradient must still "
+                "reach the encoder output z_e."
             )
         g_e, g_c = torch.autograd.grad((z_q * upstream).sum(), [z_e, codebook], allow_unused=True)
         if g_e is None or is_close(g_e, torch.zeros_like(g_e)):
             raise StudentError(
                 "no gradient reaches z_e: codebook[indices] is not differentiable with respect to the encoder "
-                "output. Use the straight-through estimator z_q = z_e + (z_q - z_e).detach()."
+                "output. Use the straight-through estimator: the value of the quantised vectors going forward, the "
+                "gradient passed to z_e unchanged going backward."
             )
         if not is_close(g_e, upstream):
             raise StudentError(
-                "the gradient reaching z_e is not the gradient of z_q copied through: with "
-                "z_e + (z_q - z_e).detach() the encoder gets exactly dL/dz_q."
+                "the gradient reaching z_e is not the gradient of z_q copied through: with the straight-through "
+                "estimator the encoder gets exactly dL/dz_q, with no scaling and no extra terms."
             )
         if g_c is not None and not is_close(g_c, torch.zeros_like(g_c)):
             raise StudentError(
-                "the codebook also receives the decoder's gradient through z_q: detach the quantised vectors in "
-                "the straight-through output, z_e + (z_q - z_e).detach(); the codebook learns from its own loss term."
+                "the codebook also receives the decoder's gradient through z_q: in the straight-through output the "
+                "quantised vectors must be detached; the codebook learns from its own loss term."
             )
         if not torch.equal(codebook.detach(), codebook0) or not torch.equal(z_e.detach(), z_e0):
             raise StudentError("your function changed its inputs in place: leave z_e and the codebook untouched.")
