@@ -117,7 +117,7 @@ def discriminator_loss(
 
 
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating loss: mean of -log sigmoid(fake_logits) = BCE(fake_logits, 1)."""
+    """The non-saturating generator loss from D's logits on the fakes: a scalar."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
@@ -274,7 +274,8 @@ def finetune_discriminator(
 
 
 def accept_probability(logits: torch.Tensor, M: float | torch.Tensor) -> torch.Tensor:
-    """Rejection sampling's acceptance probability min(1, exp(logits - M))."""
+    """Rejection sampling's acceptance probability of each sample, from its logit and
+    the log-bound M."""
     return torch.exp(logits - M).clamp(max=1.0)
 
 

@@ -46,7 +46,7 @@ class Encoder(nn.Module):
 
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """z = mu + sigma * eps with eps ~ N(0, I) and sigma = exp(logvar / 2)
+    """One sample of N(mu, diag(exp(logvar))), differentiable in mu and logvar:
     same shape as mu."""
     sigma = torch.exp(0.5 * logvar)
     eps = torch.randn_like(mu)

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from utils import assignments
 
@@ -220,7 +221,7 @@ def test_a_change_to_an_exported_cell_reaches_the_module(tmp_path, capsys):
 
 def test_links_of_every_notebook_resolve_from_its_own_folder():
     """A student copy sits one folder above its source: its relative links are rewritten to match."""
-    from helpers import ALL_NOTEBOOKS, ROOT, cell_source, read_notebook
+    from helpers import ALL_NOTEBOOKS, cell_source, read_notebook
 
     link = re.compile(r"\]\((?!https?:|#|mailto:|/)([^)\s]+\.(?:md|ipynb|png|jpg|svg|html))(?:#[^)\s]*)?\)")
     for path in ALL_NOTEBOOKS:
@@ -253,3 +254,15 @@ def test_prepare_source_lists_the_exercises_first_and_shows_progress_last():
     assert "(2, about 45 minutes" in listing
     assert texts[-1].startswith("## References") and texts[-2] == 'from utils import progress\n\nprogress.show("gan_lab", ["generator"])'
     assert assignments.prepare_source(out, LINKS) == out, "preparing twice changes the notebook"
+
+
+def test_the_instructors_table_lists_every_exercise_as_the_pages_do():
+    """instructors.md's table of exercises: one row per exercise heading, with its kind and minutes."""
+    text = (ROOT / "instructors.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\w+) \| (\d+) \| (.+?) \| (.+?) \| (.+?) \| (\d+) \|$", text, re.MULTILINE)
+    table = {(nb, int(n)): (title, kind, int(minutes)) for nb, n, title, kind, _, minutes in rows}
+    expected = {}
+    for src in assignments.sources(ROOT):
+        for n, title, kind, minutes in assignments.exercises(json.loads(src.read_text(encoding="utf-8"))["cells"]):
+            expected[(src.stem, n)] = (title, kind, minutes)
+    assert table == expected, "update the table of exercises in instructors.md"
