@@ -15,7 +15,7 @@ from utils import assignments
 SOURCES = assignments.sources(ROOT)
 IDS = [p.relative_to(ROOT).as_posix() for p in SOURCES]
 SECTION = re.compile(r"^## (\d+)\. \S", re.MULTILINE)
-EXERCISE = re.compile(r"^#+ Exercise (\d+)( \(pen and paper\))?: (\S.*)$", re.MULTILINE)
+EXERCISE = re.compile(r"^#+ Exercise (\d+)( \((?:pen and paper|experiment)\))?: (\S.*)$", re.MULTILINE)
 ANY_EXERCISE_HEADING = re.compile(r"^(#+ .*\bexercise\b(?!s)|\*\*Exercise \d)", re.MULTILINE | re.IGNORECASE)
 SOLUTION_DETAILS = "<summary>Solution</summary>"
 
@@ -38,7 +38,7 @@ def problems(nb: dict[str, Any]) -> list[str]:
         for m in ANY_EXERCISE_HEADING.finditer(cell_source(c)):
             line = cell_source(c)[m.start() :].split("\n", 1)[0]
             if not EXERCISE.match(line):
-                found.append(f"{line!r}: an exercise heading reads '### Exercise N: title' or '### Exercise N (pen and paper): title'")
+                found.append(f"{line!r}: an exercise heading reads '### Exercise N: title', or with '(pen and paper)' or '(experiment)' after N")
     heading, statement, pen_and_paper = None, "", False
     for i, c in enumerate(cells):
         text = cell_source(c)
@@ -48,7 +48,7 @@ def problems(nb: dict[str, Any]) -> list[str]:
             if m is not None:
                 if pen_and_paper:
                     found.append(f"{heading!r} has no worked solution between solution markers before the next exercise")
-                heading, pen_and_paper = m.group(0), bool(m.group(2))
+                heading, pen_and_paper = m.group(0), m.group(2) == " (pen and paper)"
                 statement = text[m.end() :]
                 if assignments.is_marked(c):
                     found.append(f"{heading!r}: its worked solution shares the statement's cell; give it a cell of its own")
@@ -77,7 +77,7 @@ def test_student_copies_hold_no_worked_solution(source):
     student = read_notebook(assignments.student_path(source))
     texts = [cell_source(c) for c in student["cells"] if c["cell_type"] == "markdown"]
     assert not [t for t in texts if SOLUTION_DETAILS in t], "a worked solution is left in the student copy"
-    exercises = sum(1 for t in texts for m in EXERCISE.finditer(t) if m.group(2))
+    exercises = sum(1 for t in texts for m in EXERCISE.finditer(t) if m.group(2) == " (pen and paper)")
     prompts = sum(t.count(assignments.ANSWER_PROMPT) for t in texts)
     assert prompts >= exercises, f"{exercises} pen-and-paper exercises but {prompts} answer cells"
 
