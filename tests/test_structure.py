@@ -38,7 +38,9 @@ def problems(nb: dict[str, Any]) -> list[str]:
         for m in ANY_EXERCISE_HEADING.finditer(cell_source(c)):
             line = cell_source(c)[m.start() :].split("\n", 1)[0]
             if not EXERCISE.match(line):
-                found.append(f"{line!r}: an exercise heading reads '### Exercise N: title', or with '(pen and paper)' or '(experiment)' after N")
+                found.append(
+                    f"{line!r}: an exercise heading reads '### Exercise N: title', or with '(pen and paper)' or '(experiment)' after N"
+                )
     heading, statement, pen_and_paper = None, "", False
     for i, c in enumerate(cells):
         text = cell_source(c)
