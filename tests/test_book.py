@@ -91,3 +91,27 @@ def test_the_build_executes_no_notebook_that_nbval_already_ran(built_book):
     """Each notebook is executed once per test run: what nbval ran without error, the build takes from its cache."""
     again = [nb for nb in built_book.from_nbval if f"executed {nb} (" in built_book.log]
     assert not again, f"the build executed again what nbval had run: {again} (see tests/executed_once.py)"
+
+
+STRAY = re.compile(r"^(True|False|\(.*\)|-?[\d.]+(e[+-]?\d+)?)$", re.DOTALL)
+
+
+def test_pages_show_no_stray_values(built_book):
+    """A cell that ends with a check's, a claim's or a helper's return value must not show it (True, (8, 0.32), 0.5)."""
+    from executed_once import cache_folder
+    from jupyter_cache import get_cache
+
+    assert built_book.returncode == 0
+    import nbformat
+
+    cache = get_cache(str(cache_folder()))
+    found = []
+    for path in SOURCE_NOTEBOOKS:
+        record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        nb = cache.get_cache_bundle(record.pk).nb
+        for i, cell in enumerate(nb.cells):
+            for out in cell.get("outputs", []):
+                text = out.get("data", {}).get("text/plain", "") if out.get("output_type") == "execute_result" else ""
+                if STRAY.match(text.strip()):
+                    found.append(f"{path.name} cell {i}: {text.strip()[:40]}")
+    assert not found, f"cells whose last line shows a stray value: {found}"

@@ -53,10 +53,10 @@ class ClaimNotSupported(AssertionError):
         return [f"ClaimNotSupported: {self}"]
 
 
-def claim(holds: bool, text: str, shown: str = "") -> bool:
-    """In full mode, stop with a message naming the claim when the run does not support it; return holds."""
+def claim(holds: bool, text: str, shown: str = "") -> None:
+    """In full mode, stop with a message naming the claim when the run does not support it (nothing to show)."""
     if holds or fast_mode():
-        return bool(holds)
+        return
     raise ClaimNotSupported(
         f"the text says {text!r}, but this full-mode run shows {shown or 'otherwise'}. "
         "Run the notebook again (another seed or device can change a result); if it persists, "
