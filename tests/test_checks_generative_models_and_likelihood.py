@@ -146,6 +146,135 @@ def test_mle_bad_returns_fail_cleanly():
     assert "your code raised" in mle_wrong(lambda x: (x.mean(0), x.T @ x.T))
 
 
+# ---------------------------------------------------------------- choosing K by held-out likelihood
+
+MEANS = torch.tensor([[-2.1, -0.4], [0.7, 2.2], [2.3, -1.6]], dtype=torch.float64)
+COVS = torch.tensor([[[0.32, 0.10], [0.10, 0.42]], [[0.30, -0.12], [-0.12, 0.34]], [[0.44, 0.05], [0.05, 0.24]]], dtype=torch.float64)
+WEIGHTS = torch.tensor([0.34, 0.41, 0.25], dtype=torch.float64)
+
+
+def three_clusters(n, seed):
+    """n points of the lecture's three-Gaussian p_data, drawn with their own generator."""
+    gen = torch.Generator().manual_seed(seed)
+    c = torch.multinomial(WEIGHTS, n, replacement=True, generator=gen)
+    eps = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    return MEANS[c] + (eps[:, None, :] @ torch.linalg.cholesky(COVS[c]).transpose(1, 2))[:, 0]
+
+
+X_SEL, X_SEL_TEST = three_clusters(3200, 10), three_clusters(3200, 11)
+
+
+def fit_mixture(x, K, n_steps, lr=0.05):
+    """The lecture's fit: farthest-point means, identity covariances, Adam on the average log-likelihood."""
+    idx = [0]
+    for _ in range(K - 1):
+        idx.append(int(torch.cdist(x, x[idx]).min(dim=1).values.argmax()))
+    means = x[idx].clone().requires_grad_(True)
+    logits = torch.zeros(K, dtype=torch.float64, requires_grad=True)
+    raw_L = torch.zeros(K, 2, 2, dtype=torch.float64, requires_grad=True)
+
+    def mixture():
+        L = torch.tril(raw_L, -1) + torch.diag_embed(torch.diagonal(raw_L, dim1=-2, dim2=-1).exp())
+        comps = torch.distributions.MultivariateNormal(means, scale_tril=L)
+        return torch.distributions.MixtureSameFamily(torch.distributions.Categorical(logits=logits), comps)
+
+    opt = torch.optim.Adam([means, logits, raw_L], lr=lr)
+    for _ in range(n_steps):
+        loss = -mixture().log_prob(x).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return mixture()
+
+
+def selection_right(x, x_test, n_steps=200):
+    out = {}
+    for K in (1, 2, 3, 4, 6):
+        mix = fit_mixture(x, K, n_steps)
+        out[K] = (mix.log_prob(x).mean().item(), mix.log_prob(x_test).mean().item())
+    return out
+
+
+@pytest.fixture(scope="module")
+def right_outcome():
+    return selection_right(X_SEL, X_SEL_TEST)
+
+
+def selection_verdict(outcome):
+    """The verdict on a fixed outcome, as if a function had returned it."""
+    return generative_models_and_likelihood.check_model_selection(lambda x, x_test: outcome, X_SEL, X_SEL_TEST)
+
+
+def selection_wrong(outcome):
+    """The failure message of a wrong outcome (asserting that it fails)."""
+    v = selection_verdict(outcome)
+    assert not v
+    return v.message
+
+
+def test_selection_right_outcomes_pass(right_outcome):
+    v = selection_verdict(right_outcome)  # the lecture's fits, on a sample of the same p_data
+    assert v and "picks K = 3" in v.message
+    as_tensors = {K: (torch.tensor(a), torch.tensor(b)) for K, (a, b) in right_outcome.items()}
+    assert selection_verdict(as_tensors)
+    as_lists = {K: [np.float64(a), b] for K, (a, b) in right_outcome.items()}
+    assert selection_verdict(as_lists)
+    # K = 4 a hair above K = 3 on the held-out points is noise: K = 3 is still among the best
+    tied = dict(right_outcome)
+    tied[4] = (tied[4][0], tied[3][1] + 0.003)
+    v = selection_verdict(tied)
+    assert v and "within 0.01 of the best (K = 4)" in v.message
+
+
+def test_selection_stub_fails():
+    def stub(x, x_test):
+        raise NotImplementedError("Exercise 3")
+
+    v = generative_models_and_likelihood.check_model_selection(stub, X_SEL, X_SEL_TEST)
+    assert not v and "not done yet" in v.message
+
+
+def test_selection_known_mistakes_are_named(right_outcome):
+    swapped = {K: (b, a) for K, (a, b) in right_outcome.items()}
+    assert "swapped" in selection_wrong(swapped)
+    train_twice = {K: (a, a) for K, (a, b) in right_outcome.items()}
+    assert "equal the training values" in selection_wrong(train_twice)
+    sums = {K: (a * len(X_SEL), b * len(X_SEL_TEST)) for K, (a, b) in right_outcome.items()}
+    assert "sums over the points" in selection_wrong(sums)
+    negated = {K: (-a, -b) for K, (a, b) in right_outcome.items()}
+    assert "signs are flipped" in selection_wrong(negated)
+    # fits that stopped after 30 steps: every curve keeps rising, and K = 1 is far from its closed form
+    assert "K = 1 fit did not converge" in selection_wrong(selection_right(X_SEL, X_SEL_TEST, n_steps=30))
+    stuck = dict(right_outcome)
+    stuck[3] = right_outcome[2]  # a K = 3 fit with two components on one cluster scores like K = 2
+    assert "K = 3 fit did not converge or is stuck" in selection_wrong(stuck)
+    fell = dict(right_outcome)
+    fell[6] = (right_outcome[6][0] - 0.05, right_outcome[6][1] - 0.05)
+    assert "K = 6 fit did not converge" in selection_wrong(fell)
+    rising = dict(right_outcome)
+    rising[6] = (right_outcome[6][0] + 0.1, right_outcome[3][1] + 0.05)
+    assert "keeps rising" in selection_wrong(rising)
+    shifted = dict(right_outcome)
+    shifted[2] = right_outcome[3]  # pairs stored under the wrong K
+    assert "peaks at K = 2" in selection_wrong(shifted)
+
+
+def test_selection_bad_containers_fail_cleanly(right_outcome):
+    assert "should return a dict" in selection_wrong(list(right_outcome.values()))
+    assert "one entry for each K" in selection_wrong({K: v for K, v in right_outcome.items() if K != 6})
+    assert "one entry for each K" in selection_wrong({K - 1: v for K, v in right_outcome.items()})
+    assert "keys of your dict" in selection_wrong({f"K={K}": v for K, v in right_outcome.items()})
+    assert "pair (train_ll, test_ll)" in selection_wrong({K: b for K, (a, b) in right_outcome.items()})
+    assert "pair (train_ll, test_ll)" in selection_wrong({K: (a, b, b) for K, (a, b) in right_outcome.items()})
+    per_point = {K: (torch.full((3200,), a), b) for K, (a, b) in right_outcome.items()}
+    assert "one per point" in selection_wrong(per_point)
+    assert "single number" in selection_wrong({K: (torch.tensor([a, a]), b) for K, (a, b) in right_outcome.items()})
+    assert "should be a torch.Tensor" in selection_wrong({K: ("high", b) for K, (a, b) in right_outcome.items()})
+    assert "NaN" in selection_wrong({K: (a, float("nan")) for K, (a, b) in right_outcome.items()})
+    assert "your code raised" in generative_models_and_likelihood.check_model_selection(lambda x, xt: 1 / 0, X_SEL, X_SEL_TEST).message
+
+
 # ---------------------------------------------------------------- inverse-CDF sampling
 
 
@@ -181,7 +310,7 @@ def test_sampler_right_answers_pass():
 
 def test_sampler_stub_fails():
     def stub(u, grid, density):
-        raise NotImplementedError("Exercise 3")
+        raise NotImplementedError("Exercise 4")
 
     v = generative_models_and_likelihood.check_inverse_cdf_sampler(stub)
     assert not v and "not done yet" in v.message
@@ -218,6 +347,7 @@ def test_sampler_bad_returns_fail_cleanly():
         generative_models_and_likelihood.check_gaussian_log_likelihood,
         generative_models_and_likelihood.check_gaussian_mle,
         generative_models_and_likelihood.check_inverse_cdf_sampler,
+        lambda fn: generative_models_and_likelihood.check_model_selection(fn, X_SEL, X_SEL_TEST),
     ],
 )
 def test_every_check_prints_one_line(check, capsys):

@@ -1,4 +1,4 @@
-"""Checks for the exercises of lecture 1: Gaussian log-likelihood, Gaussian MLE and inverse-CDF sampling."""
+"""Checks for the exercises of lecture 1: Gaussian log-likelihood, Gaussian MLE, K by held-out likelihood, inverse CDF."""
 
 from __future__ import annotations
 
@@ -176,6 +176,140 @@ def check_gaussian_mle(fn: Callable[..., Any]) -> Verdict:
             _mle_case(fn, x)
 
     return run_check("gaussian_mle", body, "correct: the sample mean and the covariance with divisor N.")
+
+
+# ---------------------------------------------------------------- Experiment: choosing K by held-out likelihood
+
+MODEL_SELECTION_KS = (1, 2, 3, 4, 6)
+_K1_TOL = 0.002  # |K = 1 fit - closed-form Gaussian MLE|, in nats per point: converged fits measured within 1e-4
+_K3_GAIN = 1.0  # held-out gain of K = 3 over K = 1: measured 1.18 (fast and full), 0.84 for a K = 3 fit stuck on 2 clusters
+_TRAIN_DROP = 0.01  # allowed fall of the training curve with K: measured 0 (lecture's fits), 0.002 (random initialisations)
+_BEST_TOL = 0.01  # K = 3 counts as chosen within this of the best held-out value: measured 0 to 0.0004 below the best
+
+
+def _pair_of_numbers(value: Any, k: int, n_train: int) -> tuple[float, float]:
+    """The (train, test) pair of one K as two floats, or stop naming the shape problem."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise StudentError(
+            f"the value for K = {k} should be a pair (train_ll, test_ll), got {type(value).__name__}"
+            + (f" of length {len(value)}" if isinstance(value, (tuple, list)) else "")
+            + "."
+        )
+    pair = []
+    for what, v in zip(("train_ll", "test_ll"), value, strict=True):
+        t = _as_tensor(v, f"{what} for K = {k}")
+        if t.numel() >= n_train // 2:
+            raise StudentError(f"{what} for K = {k} holds {t.numel()} numbers, one per point: average them into one number per data set.")
+        if t.numel() != 1:
+            raise StudentError(f"{what} for K = {k} should be a single number, got shape {list(t.shape)}.")
+        pair.append(t.reshape(()).item())
+    return pair[0], pair[1]
+
+
+def _read_selection(results: Any, n_train: int) -> dict[int, tuple[float, float]]:
+    """The student's outcome as {K: (train_ll, test_ll)} over MODEL_SELECTION_KS, or stop naming the problem."""
+    if not isinstance(results, Mapping):
+        raise StudentError(f"your function should return a dict {{K: (train_ll, test_ll)}}, got {type(results).__name__}.")
+    try:
+        keys = {int(k): k for k in results}
+    except (TypeError, ValueError):
+        raise StudentError(f"the keys of your dict should be the numbers of components K, got {list(results)}.") from None
+    if set(keys) != set(MODEL_SELECTION_KS):
+        raise StudentError(f"your dict should have one entry for each K in {list(MODEL_SELECTION_KS)}, got keys {sorted(keys)}.")
+    out = {k: _pair_of_numbers(results[keys[k]], k, n_train) for k in MODEL_SELECTION_KS}
+    if not all(math.isfinite(v) for pair in out.values() for v in pair):
+        raise StudentError("some log-likelihoods are NaN or infinite: check the fits (a covariance that collapsed?).")
+    return out
+
+
+def _judge_selection(ll: dict[int, tuple[float, float]], x: torch.Tensor, x_test: torch.Tensor) -> None:
+    """Judge the {K: (train, test)} outcome against the closed-form K = 1 fit and the shape of both curves."""
+    train = {k: v[0] for k, v in ll.items()}
+    test = {k: v[1] for k, v in ll.items()}
+    biggest = max((v for pair in ll.values() for v in pair), key=abs)
+    if abs(biggest) > 50:
+        raise StudentError(
+            f"values such as {biggest:.0f} scale with the number of points: these are sums over the points; "
+            "report the average log-likelihood per point (divide by N, or use .mean())."
+        )
+    if all(abs(train[k] - test[k]) < 1e-9 for k in MODEL_SELECTION_KS):
+        raise StudentError(
+            "your held-out values equal the training values: both were computed on the training points; "
+            "score each fitted mixture on the held-out points as well."
+        )
+    mu = x.mean(0)
+    single = torch.distributions.MultivariateNormal(mu, (x - mu).T @ (x - mu) / len(x))  # K = 1 in closed form
+    ref_train, ref_test = single.log_prob(x).mean().item(), single.log_prob(x_test).mean().item()
+    near = lambda a, b: abs(a[0] - b[0]) <= _K1_TOL and abs(a[1] - b[1]) <= _K1_TOL
+    if not near(ll[1], (ref_train, ref_test)):
+        if near(ll[1], (ref_test, ref_train)):
+            raise StudentError(
+                "train and held-out are swapped: your 'train' value for K = 1 is the Gaussian's average log-likelihood "
+                "on the held-out points, and your 'test' value the one on the training points."
+            )
+        if near(ll[1], (-ref_train, -ref_test)):
+            raise StudentError("the signs are flipped: report the average log-likelihood, not the negative log-likelihood.")
+        raise StudentError(
+            f"the K = 1 fit did not converge: a single Gaussian's best average log-likelihood on the training points is "
+            f"{ref_train:.4f} (its closed-form MLE), yours is {train[1]:.4f}; train longer or with the lecture's learning rate."
+        )
+    gain = test[3] - test[1]
+    if gain < _K3_GAIN:
+        raise StudentError(
+            f"the K = 3 mixture gains only {gain:.3f} nats per held-out point over one Gaussian (a converged fit gains "
+            f"more than {_K3_GAIN}): the K = 3 fit did not converge or is stuck with two components on one cluster; "
+            "train longer, or start the means far apart as the lecture does."
+        )
+    for small in MODEL_SELECTION_KS:
+        for big in (k for k in MODEL_SELECTION_KS if k > small):
+            if train[big] < train[small] - _TRAIN_DROP:
+                raise StudentError(
+                    f"the training log-likelihood falls from {train[small]:.4f} at K = {small} to {train[big]:.4f} at "
+                    f"K = {big}: a richer mixture can fit its training points at least as well, so the K = {big} fit "
+                    "did not converge (more steps, or the lecture's initialisation)."
+                )
+    best = max(MODEL_SELECTION_KS, key=test.__getitem__)
+    if test[3] < test[best] - _BEST_TOL:
+        raise StudentError(
+            f"your held-out curve still rises after K = 3 (best K = {best}, {test[best]:.4f} against {test[3]:.4f}): "
+            "a held-out curve that keeps rising like a training curve means the smaller fits have not converged, or "
+            "the held-out points leaked into the fits."
+        )
+    chosen = _chosen_k(test)
+    if chosen < 3:
+        raise StudentError(
+            f"your held-out curve already peaks at K = {chosen} ({test[chosen]:.4f}), but a mixture of {chosen} cannot "
+            "cover three clusters: is each pair stored under the K it was fitted with?"
+        )
+
+
+def _chosen_k(test: dict[int, float]) -> int:
+    """The smallest K whose held-out value is within _BEST_TOL of the best one."""
+    best = max(test.values())
+    return min(k for k, v in test.items() if v >= best - _BEST_TOL)
+
+
+def check_model_selection(fn: Callable[..., Any], x: torch.Tensor, x_test: torch.Tensor) -> Verdict:
+    """Check fn(x, x_test) -> {K: (train_ll, test_ll)}: the held-out curve picks K = 3, the training curve rises."""
+    found: dict[int, tuple[float, float]] = {}
+
+    def body() -> None:
+        """Run the student's experiment once and judge its outcome."""
+        x_ref, x_test_ref = _as_tensor(x, "X"), _as_tensor(x_test, "X_test")
+        found.update(_read_selection(call(fn, x.clone(), x_test.clone()), len(x_ref)))
+        _judge_selection(found, x_ref, x_test_ref)
+
+    def success() -> str:
+        """The pass message, with the numbers that decide."""
+        test = {k: v[1] for k, v in found.items()}
+        best = max(MODEL_SELECTION_KS, key=test.__getitem__)
+        tie = "" if best == 3 else f", within {_BEST_TOL} of the best (K = {best})"
+        return (
+            f"correct: the held-out log-likelihood picks K = 3 ({test[3]:.4f}{tie}; {test[2]:.4f} at K = 2, "
+            f"{test[6]:.4f} at K = 6), while the training log-likelihood rises with K."
+        )
+
+    return run_check("model_selection", body, success)
 
 
 # ---------------------------------------------------------------- Exercise: inverse-CDF sampling on a grid
