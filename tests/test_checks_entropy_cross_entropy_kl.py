@@ -117,6 +117,126 @@ def test_kl_wrong_fails(name: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# fit_gaussian (experiment): forward and reverse KL fits to the lecture's two-mode target
+# ---------------------------------------------------------------------------------------------------------------
+
+F64 = torch.float64
+X_GRID = torch.linspace(-8, 8, 1601, dtype=F64)  # [G], the lecture's grid
+DX = X_GRID[1] - X_GRID[0]
+_COMPONENTS = torch.distributions.Normal(torch.tensor([-2.0, 2.0], dtype=F64), torch.tensor([0.6, 0.6], dtype=F64))
+LOG_P = torch.logsumexp(math.log(0.5) + _COMPONENTS.log_prob(X_GRID[:, None]), dim=-1)  # [G], the lecture's target
+STEPS = 200  # the lecture's fast mode
+
+
+def grid_kl(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+    """The lecture's kl_on_grid."""
+    return (log_a.exp() * (log_a - log_b)).sum(dim=-1) * DX
+
+
+def make_fit(
+    lr: float = 0.05,
+    optimiser: type[torch.optim.Optimizer] = torch.optim.Adam,
+    param: str = "log",
+    sigma0: float = 1.0,
+    swap: bool = False,
+    only: str | None = None,
+    fixed_start: float | None = None,
+    kl_out: str = "same",
+    step: bool = True,
+):
+    """A fit_gaussian(direction, mu_init, steps) written like a student's, with the given choices or mistakes."""
+    to_sigma = {"log": torch.exp, "direct": lambda s: s, "softplus": torch.nn.functional.softplus}[param]
+    s0 = {"log": math.log(sigma0), "direct": sigma0, "softplus": math.log(math.expm1(sigma0))}[param]
+
+    def fit(direction: str, mu_init: float, steps: int) -> tuple[float, float, float]:
+        mu = torch.tensor(mu_init if fixed_start is None else fixed_start, dtype=F64, requires_grad=True)
+        s = torch.tensor(s0, dtype=F64, requires_grad=True)
+        opt = optimiser([mu, s], lr=lr)
+        forward = (direction == "forward") != swap if only is None else only == "forward"
+        for _ in range(steps):
+            log_q = torch.distributions.Normal(mu, to_sigma(s)).log_prob(X_GRID)  # [G]
+            loss = grid_kl(LOG_P, log_q) if forward else grid_kl(log_q, LOG_P)
+            opt.zero_grad()
+            loss.backward()
+            if step:
+                opt.step()
+        sigma = to_sigma(s)
+        log_q = torch.distributions.Normal(mu, sigma).log_prob(X_GRID)
+        kl = {"same": loss, "other": grid_kl(log_q, LOG_P) if forward else grid_kl(LOG_P, log_q), "bits": loss / LN2}[kl_out]
+        return mu.item(), sigma.item(), kl.item()
+
+    return fit
+
+
+def fit_tensors(direction: str, mu_init: float, steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Also correct: returns 0-dim tensors (still attached to the graph) instead of floats."""
+    mu, sigma, kl = make_fit()(direction, mu_init, steps)
+    return torch.tensor(mu, requires_grad=True), torch.tensor(sigma, requires_grad=True), torch.tensor(kl)
+
+
+FIT_RIGHT = {
+    "Adam, log sigma": make_fit(),
+    "Adam, sigma itself": make_fit(param="direct"),
+    "Adam, softplus": make_fit(param="softplus", lr=0.1),
+    "SGD, log sigma": make_fit(optimiser=torch.optim.SGD, lr=0.1),
+    "RMSprop": make_fit(optimiser=torch.optim.RMSprop, lr=0.05),
+    "start narrower": make_fit(sigma0=0.5),
+    "tensors": fit_tensors,
+}
+
+FIT_WRONG = {
+    "swapped": (make_fit(swap=True), "the two directions are swapped"),
+    "always forward": (make_fit(only="forward"), "minimises KL(p || q) for both directions"),
+    "always reverse": (make_fit(only="reverse"), "minimises KL(q || p) for both directions"),
+    "no optimiser step": (make_fit(step=False), "not converged"),
+    "learning rate far too small": (make_fit(lr=1e-5), "still next to its start"),
+    "learning rate too small": (make_fit(lr=0.005), "not converged"),
+    "SGD too slow": (make_fit(optimiser=torch.optim.SGD, lr=0.01), "not converged"),
+    "started wide": (make_fit(sigma0=3.0), "between the modes"),
+    "started at the centre": (make_fit(fixed_start=0.0), "between the modes"),
+    "ignores mu_init": (make_fit(fixed_start=1.0), "mu = mu_init"),
+    "sigma negative": (make_fit(param="direct", optimiser=torch.optim.SGD, lr=1.0), "zero or went negative"),
+    "diverged": (make_fit(optimiser=torch.optim.SGD, lr=1.0), "diverged"),
+    "KL of the other direction": (make_fit(kl_out="other"), "the other direction"),
+    "KL in bits": (make_fit(kl_out="bits"), "in bits"),
+    "returned sigma negative": (lambda d, m, n: (m, -1.0, 0.5), "must stay positive"),
+    "returned log sigma": (lambda d, m, n: (lambda mu, s, kl: (mu, math.log(s), kl))(*make_fit()(d, m, n)), "is log sigma"),
+    "returned the variance": (lambda d, m, n: (lambda mu, s, kl: (mu, s**2, kl))(*make_fit()(d, m, n)), "the variance"),
+    "returned nan": (lambda d, m, n: (m, float("nan"), 0.5), "nan or inf"),
+    "sigma collapsed": (lambda d, m, n: (2.0 if m > 0 else -2.0, 0.01, 0.5), "sigma collapsed"),
+    "two values": (lambda d, m, n: make_fit()(d, m, n)[:2], "three numbers"),
+    "a dict": (lambda d, m, n: dict(zip("abc", make_fit()(d, m, n), strict=True)), "three numbers"),
+    "a vector": (lambda d, m, n: (torch.zeros(2), 1.0, 0.5), "returned a Tensor as mu"),
+}
+
+
+def check_fit(fn) -> entropy_cross_entropy_kl.Verdict:
+    """Run the check on the lecture's grid and target with the fast-mode step count."""
+    return entropy_cross_entropy_kl.check_fit_gaussian(fn, X_GRID, LOG_P, STEPS)
+
+
+@pytest.mark.parametrize("name", list(FIT_RIGHT))
+def test_fit_correct_passes(name: str) -> None:
+    v = check_fit(FIT_RIGHT[name])
+    assert v.passed, v.line()
+    assert "forward KL covers both modes" in v.message
+
+
+def test_fit_correct_passes_with_the_full_mode_steps() -> None:
+    assert entropy_cross_entropy_kl.check_fit_gaussian(make_fit(), X_GRID, LOG_P, 500).passed
+
+
+def test_fit_stub_fails() -> None:
+    assert_fails(check_fit(stub), "not done yet")
+
+
+@pytest.mark.parametrize("name", list(FIT_WRONG))
+def test_fit_wrong_fails(name: str) -> None:
+    fn, fragment = FIT_WRONG[name]
+    assert_fails(check_fit(fn), fragment)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # gaussian_kl
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -184,4 +304,5 @@ def test_checks_do_not_touch_global_rng() -> None:
     entropy_cross_entropy_kl.check_entropy_bits(entropy_ok)
     entropy_cross_entropy_kl.check_kl_divergence(kl_ok)
     entropy_cross_entropy_kl.check_gaussian_kl(gkl_ok)
+    entropy_cross_entropy_kl.check_fit_gaussian(make_fit(), X_GRID, LOG_P, 20)
     assert torch.equal(torch.rand(3), expected)

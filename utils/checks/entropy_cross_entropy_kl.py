@@ -1,10 +1,12 @@
-"""Checks for lecture 2 (entropy, cross-entropy, KL): entropy in bits, categorical KL, Gaussian KL."""
+"""Checks for lecture 2 (entropy, cross-entropy, KL): entropy in bits, categorical KL, forward and reverse KL fits, Gaussian KL."""
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import NamedTuple
 
 import torch
 
@@ -227,6 +229,223 @@ def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Ve
         _diagnose(kb, _ref_kl(pb, qb), "kl_divergence(p, q) for p, q of shape [5, 4]", [])
 
     return run_check("kl_divergence", body, "correct: KL(p || q) in bits, zeros and infinities handled.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exercise (experiment): fitting a Gaussian to two modes by forward and by reverse KL
+# ---------------------------------------------------------------------------------------------------------------
+
+FitFn = Callable[[str, float, int], tuple[float, float, float]]
+_SIGMA0 = 1.0  # every fit starts from sigma = 1, as the statement says
+_STARTS = (("forward", 1.0), ("reverse", -1.0), ("reverse", 1.0))  # (direction, mu_init) of the check's fits
+_TOL = 0.1  # a fit is at a target when its mu and its sigma are both within this of the target's
+_KL_TOL = 0.01  # the returned KL may lag the returned (mu, sigma) by one optimiser step
+
+
+def _num(x: float, digits: int) -> str:
+    """x to this many decimals, without the minus sign of a rounded -0."""
+    return f"{round(x, digits) + 0.0:.{digits}f}"
+
+
+class _Fit(NamedTuple):
+    """One of the check's runs of the student's fit_gaussian, and what its outcome looks like."""
+
+    direction: str
+    mu_init: float
+    mu: float
+    sigma: float
+    kl: float
+    kind: str  # 'cover', 'left', 'right', 'start', 'diverged', 'collapsed', 'middle' or 'other'
+
+    def where(self) -> str:
+        """Where the fit started and ended, for a message."""
+        return f"the {self.direction} fit from mu = {self.mu_init:g} ended at mu = {_num(self.mu, 3)}, sigma = {self.sigma:.3f}"
+
+
+def _grid_kl(log_a: Tensor, log_b: Tensor, dx: float) -> float:
+    """KL(a || b) in nats by a Riemann sum over the grid, from log-densities."""
+    return float((log_a.exp() * (log_a - log_b)).sum() * dx)
+
+
+def _modes(x_grid: Tensor, log_p: Tensor) -> list[tuple[float, float]]:
+    """(location, width) of every local maximum of log p on the grid; the width is (-d^2 log p / dx^2)^(-1/2)."""
+    dx = float(x_grid[1] - x_grid[0])
+    inner = log_p[1:-1]
+    peaks = (torch.nonzero((inner > log_p[:-2]) & (inner > log_p[2:])).flatten() + 1).tolist()
+    return [(float(x_grid[i]), float((-(log_p[i + 1] - 2 * log_p[i] + log_p[i - 1]) / dx**2).rsqrt())) for i in peaks]
+
+
+def _run_fit(fit_gaussian: FitFn, direction: str, mu_init: float, steps: int) -> tuple[float, float, float]:
+    """Run one of the student's fits and return (mu, sigma, kl) as finite floats, or stop naming what went wrong."""
+    what = f'fit_gaussian("{direction}", {mu_init:g}, {steps})'
+    try:
+        out = call(fit_gaussian, direction, mu_init, steps)
+    except ValueError as err:
+        if "GreaterThan" not in str(err):
+            raise
+        raise StudentError(
+            f"{what} crashed because sigma reached zero or went negative during the fit (torch.distributions.Normal "
+            "refused it): an optimiser step can move a parameter anywhere, so optimise a quantity that maps to a "
+            "positive sigma whatever its value, not sigma itself."
+        ) from None
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+        raise StudentError(f"{what} should return three numbers, (mu, sigma, kl), got {got}.")
+    values = []
+    for name, v in zip(("mu", "sigma", "kl"), out, strict=True):
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise StudentError(f"{what} returned a {type(v).__name__} as {name}: return three numbers (floats).")
+        values.append(float(v))
+    mu, sigma, kl = values
+    if not all(math.isfinite(v) for v in values):
+        raise StudentError(
+            f"{what} returned mu = {mu:.4g}, sigma = {sigma:.4g}, kl = {kl:.4g}: nan or inf means the fit blew up; a "
+            "sigma that went negative (its log is nan) or a learning rate far too large are the usual causes."
+        )
+    return mu, sigma, kl
+
+
+def check_fit_gaussian(fit_gaussian: FitFn, x_grid: Tensor, log_p: Tensor, steps: int) -> Verdict:
+    """Check the experiment fit_gaussian(direction, mu_init, steps): forward KL covers both modes, reverse KL seeks one."""
+    x_grid, log_p = _as64(x_grid), _as64(log_p)
+    dx = float(x_grid[1] - x_grid[0])
+    p_mean = float((log_p.exp() * x_grid).sum() * dx)
+    p_std = math.sqrt(float((log_p.exp() * (x_grid - p_mean) ** 2).sum() * dx))
+    modes = sorted(_modes(x_grid, log_p))
+    if len(modes) != 2:
+        raise ValueError(f"check_fit_gaussian expects the lecture's target with two modes, found {len(modes)}")
+    targets = {"cover": (p_mean, p_std), "left": modes[0], "right": modes[1]}
+    narrowest = min(width for _, width in modes)
+    fits: list[_Fit] = []
+
+    def kind(mu: float, sigma: float, mu_init: float) -> str:
+        """What an outcome looks like: at one of the targets, at its start, or else how it went wrong."""
+        for name, (mu_ref, sigma_ref) in [*targets.items(), ("start", (mu_init, _SIGMA0))]:
+            if abs(mu - mu_ref) <= _TOL and abs(sigma - sigma_ref) <= _TOL:
+                return name
+        if abs(mu) > float(x_grid.abs().max()) or sigma > float(x_grid[-1] - x_grid[0]):
+            return "diverged"
+        if sigma < narrowest / 3:
+            return "collapsed"
+        return "middle" if abs(mu - p_mean) <= _TOL else "other"
+
+    def body() -> None:
+        for direction, mu_init in _STARTS:
+            mu, sigma, kl = _run_fit(fit_gaussian, direction, mu_init, steps)
+            fits.append(_Fit(direction, mu_init, mu, sigma, kl, kind(mu, sigma, mu_init)))
+        forward, reverse = fits[0], fits[1:]
+        goals = [targets["cover"], *modes]  # the (mu, sigma) the three fits should reach
+        if all(abs(f.mu - mu_ref) <= _TOL for f, (mu_ref, _) in zip(fits, goals, strict=True)):
+            for name, transform in (("log sigma", math.log), ("the variance sigma^2", lambda v: v**2)):
+                if all(abs(f.sigma - transform(s)) <= _TOL for f, (_, s) in zip(fits, goals, strict=True)):
+                    raise StudentError(
+                        f"the fits end in the right places, but the second value you return is {name}, not sigma: "
+                        f"{forward.where()}, where the target's standard deviation is {p_std:.2f}. Return the standard "
+                        "deviation itself."
+                    )
+        for f in fits:
+            if f.sigma <= 0:
+                raise StudentError(
+                    f"{f.where()}: a standard deviation must stay positive, and optimising sigma itself lets a step "
+                    "push it below 0; optimise a quantity that maps to a positive sigma whatever its value."
+                )
+        on_mode = ("left", "right")
+        if forward.kind in on_mode and all(f.kind == "cover" for f in reverse):
+            raise StudentError(
+                f"the two directions are swapped: {forward.where()}, on one mode, and the reverse fits cover both modes. "
+                "Forward KL(p || q) averages over the target p, reverse KL(q || p) over the model q: check which "
+                "log-density comes first in kl_on_grid for each direction."
+            )
+        if forward.kind == "cover" and all(f.kind == "cover" for f in reverse):
+            raise StudentError(
+                "the reverse fits cover both modes just like the forward fit: your function minimises KL(p || q) for "
+                "both directions; reverse KL(q || p) averages over the model q."
+            )
+        if forward.kind in on_mode and all(f.kind in on_mode for f in reverse):
+            raise StudentError(
+                f"{forward.where()}, on one mode like the reverse fits: your function minimises KL(q || p) for both "
+                "directions; forward KL(p || q) averages over the target p."
+            )
+        for f in fits:
+            if f.kind == "start":
+                raise StudentError(
+                    f"not converged: {f.where()}, still next to its start (mu = {f.mu_init:g}, sigma = {_SIGMA0:g}) "
+                    f"after {steps} steps. Does every step update the parameters (gradients zeroed, loss "
+                    "backpropagated, optimiser stepped)? If it does, the learning rate is far too small."
+                )
+            if f.kind == "diverged":
+                raise StudentError(
+                    f"the fit diverged: {f.where()}, far off the grid: the learning rate is too large for the steep walls of the KL."
+                )
+            if f.kind == "collapsed":
+                raise StudentError(
+                    f"sigma collapsed: {f.where()}, much narrower than either mode: the steps overshoot (learning "
+                    "rate too large), or the loss is not the KL asked for."
+                )
+        p_text = f"the target's mean {_num(p_mean, 2)} and standard deviation {p_std:.2f}"
+        if forward.kind in on_mode:
+            raise StudentError(
+                f"{forward.where()}, on one mode, which is what reverse KL does: forward KL(p || q) averages over the "
+                f"target p and is mass-covering, with its minimum at {p_text}."
+            )
+        if forward.kind != "cover":
+            raise StudentError(
+                f"not converged: {forward.where()}, short of the minimum of forward KL at {p_text} after {steps} "
+                "steps: use a larger learning rate, or an optimiser such as Adam."
+            )
+        for f, side in zip(reverse, on_mode, strict=True):
+            mode, width = targets[side]
+            if f.kind == side:
+                continue
+            if f.kind == "cover":
+                raise StudentError(
+                    f"{f.where()}, covering both modes like the forward fit: reverse KL(q || p) averages over the "
+                    "model q, and is mode-seeking."
+                )
+            if f.kind in on_mode:
+                raise StudentError(
+                    f"{f.where()}, on the {f.kind} mode, not on the {side} one next to its start: does every fit "
+                    f"start from mu = mu_init (and sigma = {_SIGMA0:g})? Reverse KL picks the mode on its start's side."
+                )
+            if f.kind == "middle":
+                raise StudentError(
+                    f"{f.where()}, between the modes: a wide Gaussian over the gap is a local minimum of reverse KL, "
+                    "where a fit that starts with too large a sigma (or at the centre) gets stuck. Start every fit "
+                    f"from sigma = {_SIGMA0:g} and mu = mu_init."
+                )
+            raise StudentError(
+                f"not converged: {f.where()}, short of the {side} mode at {mode:.2f} (width {width:.2f}), where "
+                f"reverse KL has its minimum on that side, after {steps} steps: use a larger learning rate, or an "
+                "optimiser such as Adam."
+            )
+        for f in fits:
+            mu_t, sigma_t = torch.tensor(f.mu, dtype=torch.float64), torch.tensor(f.sigma, dtype=torch.float64)
+            log_q = torch.distributions.Normal(mu_t, sigma_t).log_prob(x_grid)  # [G]
+            kl_fwd, kl_rev = _grid_kl(log_p, log_q, dx), _grid_kl(log_q, log_p, dx)
+            kl_ref, kl_other = (kl_fwd, kl_rev) if f.direction == "forward" else (kl_rev, kl_fwd)
+            if abs(f.kl - kl_ref) <= _KL_TOL:
+                continue
+            what = f'the KL returned by fit_gaussian("{f.direction}", {f.mu_init:g}, {steps}) is {f.kl:.4f}'
+            if abs(f.kl - kl_other) <= _KL_TOL:
+                raise StudentError(f"{what}, the KL in the other direction: return the loss that the fit minimised.")
+            if abs(f.kl - kl_ref / LN2) <= _KL_TOL:
+                raise StudentError(f"{what}, in bits: return it in nats, as kl_on_grid computes it.")
+            raise StudentError(
+                f"{what}, but the {f.direction} KL of the returned mu and sigma is {kl_ref:.4f} nats: return the final loss."
+            )
+
+    def success() -> str:
+        forward, left, right = fits
+        return (
+            f"forward KL covers both modes (mu = {_num(forward.mu, 2)}, sigma = {forward.sigma:.2f}; target mean "
+            f"{_num(p_mean, 2)}, std {p_std:.2f}); reverse KL picks the mode next to its start (mu = {left.mu:.2f} and "
+            f"{right.mu:.2f}, sigma = {left.sigma:.2f} and {right.sigma:.2f}; modes at {modes[0][0]:.2f} and "
+            f"{modes[1][0]:.2f}, width {narrowest:.2f})."
+        )
+
+    return run_check("fit_gaussian", body, success)
 
 
 # ---------------------------------------------------------------------------------------------------------------
