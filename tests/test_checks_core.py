@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import random
 from typing import Any
 
@@ -127,7 +128,17 @@ def test_require_param_grads_names_the_unused_layer():
 # -- one pattern for every check ---------------------------------------------------------------------
 
 CHECK_MODULES = sorted(p.stem for p in (ROOT / "utils" / "checks").glob("*.py") if p.stem not in ("__init__", "core"))
-EXTRA_ARGS = {"z_dim": 8}  # required arguments besides the student's answer, by name
+_GRID = torch.linspace(-6.0, 6.0, 601)
+EXTRA_ARGS = {  # required arguments besides the student's answer, by name
+    "z_dim": 8,
+    "x_grid": _GRID,
+    "log_p": torch.logsumexp(torch.stack([-((_GRID - m) ** 2) / (2 * 0.36) for m in (-2.0, 2.0)]), 0)
+    - 0.5 * math.log(2 * math.pi * 0.36)
+    - math.log(2),
+    "steps": 5,
+    "x": torch.randn(40, 2, generator=torch.Generator().manual_seed(0)),
+    "x_test": torch.randn(40, 2, generator=torch.Generator().manual_seed(1)),
+}
 
 
 def _all_checks() -> list[tuple[str, Any]]:
