@@ -108,6 +108,93 @@ def test_js_divergence_rejects_known_mistakes(fn, fragments):
     assert fails_with(gans.check_js_divergence(fn), *fragments)
 
 
+# --- collapse_and_cover -----------------------------------------------------------------------------------------
+
+CENTRES = 2.0 * torch.stack([torch.cos(torch.arange(8) * math.pi / 4), torch.sin(torch.arange(8) * math.pi / 4)], dim=1)
+
+
+def ring(n=5000, std=0.1, modes=range(8), seed=0):
+    """Samples of the ring's Gaussians (only the given modes), [n, 2]."""
+    g = torch.Generator().manual_seed(seed)
+    modes = torch.tensor(list(modes))
+    pick = modes[torch.randint(0, len(modes), (n,), generator=g)]
+    return CENTRES[pick] + std * torch.randn(n, 2, generator=g)
+
+
+def smeared_ring(n=5000, seed=1):
+    """Samples spread evenly along the whole circle: every mode reached, most samples between the modes."""
+    g = torch.Generator().manual_seed(seed)
+    angle = 2 * math.pi * torch.rand(n, generator=g)
+    radius = 2.0 + 0.1 * torch.randn(n, generator=g)
+    return torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1)
+
+
+def plane_cloud(n=5000, scale=1.5, seed=2):
+    """A Gaussian cloud over the whole plane."""
+    return scale * torch.randn(n, 2, generator=torch.Generator().manual_seed(seed))
+
+
+COLLAPSED = ring(modes=[2], std=0.15)  # one mode
+COVERING = ring()
+
+
+def returns(*values):
+    """An experiment that returns these values."""
+    return lambda: values
+
+
+@pytest.mark.parametrize(
+    "collapsed, covering",
+    [
+        (COLLAPSED, COVERING),
+        (torch.tensor([1.0, 0.5]) + 0.05 * plane_cloud(), COVERING),  # bunched between the modes
+        (ring(modes=[0, 1], std=0.2), ring(std=0.2)),  # two modes; a covering run with 68% on the modes
+        (COLLAPSED, ring(modes=range(6))),  # two modes starved
+        (COLLAPSED.double().requires_grad_(), COVERING.clone().requires_grad_()),  # any float dtype, attached or not
+    ],
+)
+def test_collapse_and_cover_accepts_a_collapsed_and_a_covering_run(collapsed, covering):
+    assert gans.check_collapse_and_cover(returns(collapsed, covering)).passed
+
+
+def test_collapse_and_cover_accepts_a_list_and_reports_the_coverage():
+    verdict = gans.check_collapse_and_cover(lambda: [COLLAPSED, COVERING])
+    assert verdict.passed and "1 of 8 modes" in verdict.message and "the covering run 8" in verdict.message
+
+
+def test_collapse_and_cover_lowers_the_quality_bar_only_when_asked():
+    wide = ring(std=0.3)  # every mode reached, about 40% of the samples within 3 std of a mode
+    assert fails_with(gans.check_collapse_and_cover(returns(COLLAPSED, wide)), "blurry cloud", "at least 50%")
+    assert gans.check_collapse_and_cover(returns(COLLAPSED, wide), min_on_mode=0.3).passed
+
+
+@pytest.mark.parametrize(
+    "fn, fragments",
+    [
+        (stub, ["not done yet"]),
+        (returns(COVERING, COLLAPSED), ["swapped", "collapsed run's samples first"]),
+        (returns(COLLAPSED, ring(modes=[5], seed=3)), ["both runs collapsed", "covering run reaches 1 of the 8"]),
+        (returns(ring(seed=4), COVERING), ["both runs cover the ring", "collapse was not provoked"]),
+        (returns(COLLAPSED, smeared_ring()), ["blurry cloud", "reaches 8 of the 8 modes", "at least 50%"]),
+        (returns(COLLAPSED, plane_cloud()), ["cloud spread over the plane"]),
+        (returns(COLLAPSED, ring(modes=range(4))), ["reaches only 4 of the 8 modes", "at least 6"]),
+        (returns(ring(modes=range(4)), COVERING), ["collapsed run still reaches 4 of the 8 modes", "at most 2"]),
+        (returns(plane_cloud(scale=3.0), COVERING), ["spread as widely as the ring", "diverged"]),
+        (returns(COLLAPSED, COLLAPSED), ["same samples"]),
+        (returns(COLLAPSED, COVERING.T), ["covering samples have shape [2, 5000]", "transposed"]),
+        (returns(COLLAPSED.unsqueeze(0), COVERING), ["collapsed samples have shape [1, 5000, 2]", "expected [N, 2]"]),
+        (returns(COLLAPSED, COVERING[:, :1]), ["shape [5000, 1]", "expected [N, 2]"]),
+        (returns(COLLAPSED[:500], COVERING), ["only 500 collapsed samples", "at least 1000"]),
+        (returns(COLLAPSED, torch.full((5000, 2), float("nan"))), ["NaN or inf", "diverged"]),
+        (returns(COLLAPSED, COVERING.numpy()), ["covering samples should be a torch.Tensor"]),
+        (lambda: COVERING, ["two tensors of samples", "got a Tensor"]),
+        (returns(COLLAPSED, COVERING, COVERING), ["two tensors of samples", "got 3 values"]),
+    ],
+)
+def test_collapse_and_cover_rejects_known_mistakes(fn, fragments):
+    assert fails_with(gans.check_collapse_and_cover(fn), *fragments)
+
+
 # --- gradient_penalty -------------------------------------------------------------------------------------------
 
 

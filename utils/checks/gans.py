@@ -1,4 +1,4 @@
-"""Checks for Lecture 4 (GANs): the discriminator loss, the Jensen-Shannon divergence and the gradient penalty."""
+"""Checks for Lecture 4 (GANs): the discriminator loss, the Jensen-Shannon divergence, the collapse experiment and the gradient penalty."""
 
 from __future__ import annotations
 
@@ -141,6 +141,123 @@ def check_js_divergence(fn: Callable[..., Any]) -> Verdict:
             raise StudentError(f"for disjoint supports the value is {value2.item():.4f}, expected log 2 = {ref2.item():.4f}.")
 
     return run_check("js_divergence", body, "correct: 0.5 KL(p || m) + 0.5 KL(q || m) with m = (p + q) / 2, in nats.")
+
+
+_RING_K, _RING_RADIUS, _RING_STD = 8, 2.0, 0.1  # the ring of section 4
+_MIN_SAMPLES = 1000  # below this the 2% rule of a covered mode counts too few samples to mean much
+_COLLAPSED_MAX_MODES = 2  # a collapsed run reaches at most a quarter of the modes
+_COVERING_MIN_MODES = 6  # a covering run reaches three quarters of the modes or more (a long run may starve one)
+_CLOUD_SPREAD = 2.0  # the spread of the ring itself, sqrt(E|x - mean|^2): a collapsed run is far narrower
+
+
+def _ring_centres() -> torch.Tensor:
+    """The 8 centres of the ring, [8, 2]."""
+    angles = 2 * math.pi * torch.arange(_RING_K) / _RING_K
+    return _RING_RADIUS * torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+def _ring_stats(x: torch.Tensor) -> tuple[int, float, float]:
+    """The lecture's mode_stats (modes covered, on-mode fraction) of samples [N, 2], and their spread."""
+    dist, nearest = torch.cdist(x, _ring_centres()).min(dim=1)  # [N, 8] -> [N]
+    on_mode = dist < 3 * _RING_STD
+    counts = torch.bincount(nearest[on_mode], minlength=_RING_K)
+    spread = (x - x.mean(dim=0)).pow(2).sum(dim=1).mean().sqrt().item()
+    return int((counts >= 0.02 * len(x)).sum()), on_mode.float().mean().item(), spread
+
+
+def _ring_samples(x: Any, which: str) -> torch.Tensor:
+    """The samples of one run as a float tensor [N, 2] on the CPU, or a StudentError naming what is wrong."""
+    x = require_tensor(x, f"the {which} samples")
+    if x.dim() == 2 and x.shape[0] == 2 and x.shape[1] != 2:
+        raise StudentError(
+            f"the {which} samples have shape {list(x.shape)}, expected [N, 2]: they look transposed; one row per "
+            "sample, holding its two coordinates."
+        )
+    if x.dim() != 2 or x.shape[1] != 2:
+        raise StudentError(
+            f"the {which} samples have shape {list(x.shape)}, expected [N, 2]: the generator's output on a batch of "
+            "noise, one row per sample (its two coordinates)."
+        )
+    if x.shape[0] < _MIN_SAMPLES:
+        raise StudentError(
+            f"only {x.shape[0]} {which} samples: the coverage measure needs at least {_MIN_SAMPLES} (the lecture "
+            "scores 5000, the generator's output on z_eval)."
+        )
+    x = x.detach().to("cpu", torch.float32)
+    if not torch.isfinite(x).all():
+        raise StudentError(f"the {which} samples contain NaN or inf: that run diverged; try a smaller learning rate.")
+    return x
+
+
+def check_collapse_and_cover(fn: Callable[..., Any], min_on_mode: float = 0.5) -> Verdict:
+    """fn() trains two ring GANs and returns their samples (collapsed, covering), each [N, 2]; judged by mode coverage."""
+    found: dict[str, Any] = {}
+
+    def body() -> None:
+        out = call(fn)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+            raise StudentError(f"return two tensors of samples, (collapsed, covering), in that order; got {got}.")
+        collapsed, covering = _ring_samples(out[0], "collapsed"), _ring_samples(out[1], "covering")
+        if collapsed.shape == covering.shape and torch.equal(collapsed, covering):
+            raise StudentError("the two runs returned the same samples: train two GANs with different settings, one for each outcome.")
+        n_c, on_c, spread_c = _ring_stats(collapsed)
+        n_v, on_v, spread_v = _ring_stats(covering)
+        found.update(n_c=n_c, n_v=n_v, on_v=on_v)
+        modes = f"of the {_RING_K} modes"
+        is_collapsed = n_c <= _COLLAPSED_MAX_MODES and spread_c < _CLOUD_SPREAD
+        is_covering = n_v >= _COVERING_MIN_MODES and on_v >= min_on_mode
+        second_collapsed = n_v <= _COLLAPSED_MAX_MODES and spread_v < _CLOUD_SPREAD
+        first_covers = n_c >= _COVERING_MIN_MODES and on_c >= min_on_mode
+        if not (is_collapsed or is_covering) and second_collapsed and first_covers:
+            raise StudentError(
+                f"the two runs are swapped: the first reaches {n_c} {modes} and the second only {n_v}; return the "
+                "collapsed run's samples first, then the covering run's."
+            )
+        if n_v < _COVERING_MIN_MODES:
+            if on_v < 0.2 and spread_v >= 0.75 * _CLOUD_SPREAD:
+                raise StudentError(
+                    f"the covering run reaches {n_v} {modes}, and only {on_v:.0%} of its samples lie within 3 standard "
+                    "deviations of a mode: a cloud spread over the plane, not a generator that has learnt the ring."
+                )
+            if n_v <= _COLLAPSED_MAX_MODES and is_collapsed:
+                raise StudentError(
+                    f"both runs collapsed (the covering run reaches {n_v} {modes}, the collapsed one {n_c}): the covering "
+                    "run needs a discriminator that keeps up with the generator, or one that sees the whole batch (section 5)."
+                )
+            raise StudentError(
+                f"the covering run reaches only {n_v} {modes}, at least {_COVERING_MIN_MODES} needed: a mode counts "
+                "when at least 2% of the samples lie within 3 standard deviations of its centre."
+            )
+        if on_v < min_on_mode:
+            raise StudentError(
+                f"the covering run reaches {n_v} {modes} but only {on_v:.0%} of its samples lie within 3 standard "
+                f"deviations of a mode (at least {min_on_mode:.0%} needed): a blurry cloud that smears its samples "
+                "between the modes; the generator must also settle on them."
+            )
+        if n_c > _COLLAPSED_MAX_MODES:
+            if n_c >= _COVERING_MIN_MODES:
+                raise StudentError(
+                    f"both runs cover the ring (the collapsed run reaches {n_c} {modes}): the collapse was not provoked; "
+                    "make the generator outrun its discriminator."
+                )
+            raise StudentError(
+                f"the collapsed run still reaches {n_c} {modes}, at most {_COLLAPSED_MAX_MODES} allowed: push it further towards collapse."
+            )
+        if spread_c >= _CLOUD_SPREAD:
+            raise StudentError(
+                f"the collapsed run's samples are spread as widely as the ring itself (spread {spread_c:.2f}, the data's "
+                f"{_CLOUD_SPREAD:.1f}): a collapsed generator bunches its samples in a small region; this one is a cloud "
+                "or a run that diverged."
+            )
+
+    def success() -> str:
+        return (
+            f"correct: the collapsed run reaches {found['n_c']} of {_RING_K} modes, the covering run {found['n_v']} "
+            f"with {found['on_v']:.0%} of its samples on a mode."
+        )
+
+    return run_check("collapse_and_cover", body, success)
 
 
 class _LinearCritic(nn.Module):
