@@ -160,7 +160,10 @@ def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # the kernel inherits it
     os.environ["GENAI_REQUIRE_ARTIFACTS"] = "1"  # a page never shows a stand-in model
     nb = nbformat.read(path, as_version=4)
-    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
+    try:
+        result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
+    except Exception as err:  # noqa: BLE001 (a kernel that did not start is a failure of this notebook, reported)
+        return nbformat.writes(nb), 0.0, f"{type(err).__name__}: {err}"
     error = None if result.err is None else f"{type(result.err).__name__}: {result.err}"
     return nbformat.writes(nb), result.time, error
 
