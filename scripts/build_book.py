@@ -248,7 +248,7 @@ def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int,
                 if missing:
                     rel = reader.relative_to(root).as_posix()
                     makers_named = sorted(m.relative_to(root).as_posix() for m in graph.makers_of(missing))
-                    how = [f"{m} failed" if m in failures else f"{m} did not save it" for m in makers_named]
+                    how = [f"{m} did not save it" for m in makers_named]  # a failed maker stopped the build above
                     raise MissingArtifacts(
                         f"{rel} reads the artifact(s) {', '.join(missing)} ({graph.folder.name} mode), missing from "
                         f"{graph.folder} ({'; '.join(how)}): the page would show a stand-in model. Fix that "

@@ -194,9 +194,8 @@ def progress_cells(module: str, checks: list[str]) -> list[dict[str, Any]]:
         "The checks of this page: passed, failed, or not run yet (each check records its latest verdict), and "
         "how far you are through the course."
     )
-    meta = {"tags": [PROGRESS_TAG]}
     return [
-        {"cell_type": "markdown", "id": f"{PROGRESS_TAG}-md", "metadata": dict(meta), "source": md},
+        {"cell_type": "markdown", "id": f"{PROGRESS_TAG}-md", "metadata": {"tags": [PROGRESS_TAG]}, "source": md},
         {
             "cell_type": "code",
             "id": PROGRESS_TAG,

@@ -74,36 +74,42 @@ def notebook_checks(text: str) -> tuple[str, list[str]] | None:
     return module.group(1), list(dict.fromkeys(_CHECK.findall(text)))
 
 
-def _status(module: str, checks: list[str]) -> list[tuple[str, str]]:
-    """(check, 'passed' | 'failed' | 'not run yet') for each check of a notebook."""
-    seen = recorded().get(module, {})
+def _status(checks: list[str], seen: dict[str, Any]) -> list[tuple[str, str]]:
+    """(check, 'passed' | 'failed' | 'not run yet') for each check of a notebook, from its recorded verdicts."""
     return [(c, "not run yet" if c not in seen else ("passed" if seen[c]["passed"] else "failed")) for c in checks]
+
+
+def _passed(status: list[tuple[str, str]]) -> int:
+    """How many of the checks passed."""
+    return sum(state == "passed" for _, state in status)
+
+
+def _course_line(course: list[tuple[str, str, list[tuple[str, str]]]]) -> str:
+    """'P of T checks passed' over the whole course."""
+    return f"{sum(_passed(s) for _, _, s in course)} of {sum(len(s) for _, _, s in course)} checks passed"
 
 
 def show(module: str, checks: list[str]) -> None:
     """Print this notebook's checks (passed, failed, not run yet) and a line on the whole course."""
-    status = _status(module, checks)
-    done = sum(s == "passed" for _, s in status)
-    print(f"This page: {done} of {len(status)} checks passed.")
+    status = _status(checks, recorded().get(module, {}))
+    print(f"This page: {_passed(status)} of {len(status)} checks passed.")
     for check, state in status:
         mark = {"passed": "PASS", "failed": "FAIL"}.get(state, " -- ")
         print(f"  [{mark}] {check}{'' if state == 'passed' else ': ' + state}")
-    course = course_status()
-    total = sum(len(s) for _, _, s in course)
-    passed = sum(st == "passed" for _, _, s in course for _, st in s)
-    print(f"The course: {passed} of {total} checks passed (`python -m utils.progress` lists them all).")
+    print(f"The course: {_course_line(course_status())} (`python -m utils.progress` lists them all).")
 
 
 def course_status(root: Path = REPO_ROOT) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """(notebook, module, [(check, state)]) for every notebook with checks under root, in course order."""
-    out = []
+    seen, out = recorded(), []
     for folder in NOTEBOOK_DIRS:
         for path in sorted((root / folder).glob("*.ipynb")):
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
             code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
             found = notebook_checks(code)
             if found:
-                out.append((path.stem, found[0], _status(*found)))
+                module, checks = found
+                out.append((path.stem, module, _status(checks, seen.get(module, {}))))
     return out
 
 
@@ -111,13 +117,10 @@ def main() -> int:
     """Print the whole course's progress."""
     course = course_status()
     for notebook, _, status in course:
-        done = sum(s == "passed" for _, s in status)
-        print(f"{notebook}: {done} of {len(status)} checks passed")
+        print(f"{notebook}: {_passed(status)} of {len(status)} checks passed")
         for check, state in status:
             print(f"    {check}: {state}")
-    total = sum(len(s) for _, _, s in course)
-    passed = sum(st == "passed" for _, _, s in course for _, st in s)
-    print(f"course: {passed} of {total} checks passed (record: {PROGRESS_FILE} in the artifacts folder)")
+    print(f"course: {_course_line(course)} (record: {PROGRESS_FILE} in the artifacts folder)")
     return 0
 
 
