@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -11,6 +12,13 @@ from helpers import assert_fails, stub
 from utils.checks import entropy_cross_entropy_kl
 
 LN2 = math.log(2.0)
+CODE = re.compile(r"torch\.(?!Tensor)|np\.|\.mean\(|\.sum\(|dim=|correction=")
+
+
+def assert_fails_in_words(verdict, fragment: str) -> None:
+    """The check fails, names the mistake, and says it in words and math, never as the code that fixes it."""
+    assert_fails(verdict, fragment)
+    assert not CODE.search(verdict.message), verdict.message
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -29,15 +37,16 @@ def entropy_xlogy(p: torch.Tensor) -> torch.Tensor:
     return -torch.special.xlogy(p, p).sum(-1) / math.log(2)
 
 
+# (wrong answer, fragment its message must hold): the usual mistakes first (natural log, no 0 log 0, wrong sum)
 ENTROPY_WRONG = {
+    "no zero handling": (lambda p: -(p * torch.log2(p)).sum(-1), "0 * log 0 = 0"),
+    "sum all dims": (lambda p: -torch.where(p > 0, p * torch.log2(p), torch.zeros_like(p)).sum(), "all dimensions"),
     "nats": (lambda p: -torch.where(p > 0, p * torch.log(p), torch.zeros_like(p)).sum(-1), "nats"),
     "log10": (lambda p: -torch.where(p > 0, p * torch.log10(p), torch.zeros_like(p)).sum(-1), "log10"),
     "sign": (lambda p: torch.where(p > 0, p * torch.log2(p), torch.zeros_like(p)).sum(-1), "sign is flipped"),
     "unweighted": (lambda p: -torch.log2(p).sum(-1), "weighted by its probability"),
     "log2 K": (lambda p: torch.log2(torch.tensor(float(p.shape[-1]))), "uniform"),
     "mean": (lambda p: -torch.where(p > 0, p * torch.log2(p), torch.zeros_like(p)).mean(-1), "averaged"),
-    "no zero handling": (lambda p: -(p * torch.log2(p)).sum(-1), "0 * log 0 = 0"),
-    "sum all dims": (lambda p: -torch.where(p > 0, p * torch.log2(p), torch.zeros_like(p)).sum(), "dim=-1"),
     "sum dim 0": (lambda p: -torch.where(p > 0, p * torch.log2(p), torch.zeros_like(p)).sum(0), "wrong dimension"),
     "no sum": (lambda p: -torch.where(p > 0, p * torch.log2(p), torch.zeros_like(p)), "one term per outcome"),
     "float": (lambda p: 1.875, "torch.Tensor"),
@@ -56,7 +65,7 @@ def test_entropy_stub_fails() -> None:
 @pytest.mark.parametrize("name", list(ENTROPY_WRONG))
 def test_entropy_wrong_fails(name: str) -> None:
     fn, fragment = ENTROPY_WRONG[name]
-    assert_fails(entropy_cross_entropy_kl.check_entropy_bits(fn), fragment)
+    assert_fails_in_words(entropy_cross_entropy_kl.check_entropy_bits(fn), fragment)
 
 
 def test_entropy_crash_is_reported() -> None:
@@ -84,20 +93,21 @@ def _ce(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return -torch.where(p > 0, p * torch.log2(q), torch.zeros_like(p)).sum(-1)
 
 
+# (wrong answer, fragment): the usual mistakes first (p and q swapped, the cross-entropy, an epsilon on q)
 KL_WRONG = {
     "swapped": (lambda p, q: kl_ok(q, p), "swapped"),
+    "cross-entropy": (_ce, "cross-entropy"),
+    "epsilon": (lambda p, q: kl_ok(p, q.clamp_min(1e-12)), "epsilon"),
     "nats": (lambda p, q: kl_ok(p, q) * LN2, "nats"),
     "swapped nats": (lambda p, q: kl_ok(q, p) * LN2, "p and q are swapped (weight the log ratio by p), and the log is natural"),
     "sign": (lambda p, q: -kl_ok(p, q), "sign is flipped"),
-    "cross-entropy": (_ce, "cross-entropy"),
     "minus cross-entropy": (lambda p, q: -_ce(p, q), "log2 p term is missing"),
     "entropy difference": (lambda p, q: _h(p) - _h(q), "difference of entropies"),
     "entropy difference reversed": (lambda p, q: _h(q) - _h(p), "difference of entropies"),
     "no zero handling": (lambda p, q: (p * torch.log2(p / q)).sum(-1), "0 * log 0 = 0"),
     "xlogy with 0/0": (lambda p, q: torch.special.xlogy(p, p / q).sum(-1) / LN2, "p_i = q_i = 0"),
-    "epsilon": (lambda p, q: kl_ok(p, q.clamp_min(1e-12)), "epsilon"),
     "nan_to_num": (lambda p, q: (p * torch.log2(p / q)).nan_to_num(0.0).sum(-1), "expected inf"),
-    "sum all dims": (lambda p, q: kl_ok(p, q).sum(), "dim=-1"),
+    "sum all dims": (lambda p, q: kl_ok(p, q).sum(), "all dimensions"),
     "no sum": (lambda p, q: torch.where(p > 0, p * torch.log2(p / q), torch.zeros_like(p)), "one term per outcome"),
 }
 
@@ -113,7 +123,7 @@ def test_kl_stub_fails() -> None:
 @pytest.mark.parametrize("name", list(KL_WRONG))
 def test_kl_wrong_fails(name: str) -> None:
     fn, fragment = KL_WRONG[name]
-    assert_fails(entropy_cross_entropy_kl.check_kl_divergence(fn), fragment)
+    assert_fails_in_words(entropy_cross_entropy_kl.check_kl_divergence(fn), fragment)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -184,6 +194,7 @@ FIT_RIGHT = {
     "tensors": fit_tensors,
 }
 
+# (wrong fit, fragment): the usual mistakes first (directions swapped, not converged, sigma negative)
 FIT_WRONG = {
     "swapped": (make_fit(swap=True), "the two directions are swapped"),
     "always forward": (make_fit(only="forward"), "minimises KL(p || q) for both directions"),
@@ -233,7 +244,7 @@ def test_fit_stub_fails() -> None:
 @pytest.mark.parametrize("name", list(FIT_WRONG))
 def test_fit_wrong_fails(name: str) -> None:
     fn, fragment = FIT_WRONG[name]
-    assert_fails(check_fit(fn), fragment)
+    assert_fails_in_words(check_fit(fn), fragment)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -259,6 +270,7 @@ def gkl_torch(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2
     return d.kl_divergence(d.Normal(mu1, sigma1), d.Normal(mu2.expand_as(mu1), sigma2.expand_as(mu1)))
 
 
+# (wrong answer, fragment): the usual mistakes first (Gaussians swapped, sigma taken for a variance, log factor)
 GKL_WRONG = {
     "swapped": (lambda m1, s1, m2, s2: gkl_ok(m2, s2, m1, s1), "swapped"),
     "sigma as variance": (lambda m1, s1, m2, s2: gkl_ok(m1, s1.sqrt(), m2, s2.sqrt()), "treats sigma as a variance"),
@@ -294,7 +306,7 @@ def test_gaussian_kl_stub_fails() -> None:
 @pytest.mark.parametrize("name", list(GKL_WRONG))
 def test_gaussian_kl_wrong_fails(name: str) -> None:
     fn, fragment = GKL_WRONG[name]
-    assert_fails(entropy_cross_entropy_kl.check_gaussian_kl(fn), fragment)
+    assert_fails_in_words(entropy_cross_entropy_kl.check_gaussian_kl(fn), fragment)
 
 
 def test_checks_do_not_touch_global_rng() -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from utils.checks import generative_models_and_likelihood
+
+CODE = re.compile(r"torch\.(?!Tensor)|np\.|\.mean\(|\.sum\(|dim=|correction=")
+
+
+def assert_no_code(message: str) -> None:
+    """A failure message names the mistake in words and math, never the code that fixes it."""
+    assert not CODE.search(message), message
+
 
 # ---------------------------------------------------------------- Gaussian log-likelihood
 
@@ -53,27 +62,48 @@ def wrong(fn):
     return v.message
 
 
-def test_loglik_known_mistakes_are_named():
-    def parts(f):
-        return lambda x, mu, S: f(*loglik_parts(x, mu, S))
+def loglik_from_parts(f):
+    """A wrong answer assembled from the pieces of the log-density: f(constant, log-det, quadratic [N]) -> scalar."""
+    return lambda x, mu, S: f(*loglik_parts(x, mu, S))
 
-    assert "one value per point" in wrong(lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x))
-    assert "sum over the data points" in wrong(lambda x, mu, S: loglik_right(x, mu, S) * len(x))
-    assert "sign is flipped" in wrong(lambda x, mu, S: -loglik_right(x, mu, S))
-    assert "average density" in wrong(lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x).exp().mean())
-    assert "-(D/2) log(2 pi) is missing" in wrong(parts(lambda c, ld, q: (-0.5 * ld - 0.5 * q).mean()))
-    hard_coded_2d = parts(lambda c, ld, q: (-math.log(2 * math.pi) - 0.5 * ld - 0.5 * q).mean())
-    assert "constant is wrong" in wrong(hard_coded_2d) and "D = 3" in wrong(hard_coded_2d)
-    assert "log det(Sigma) term is missing" in wrong(parts(lambda c, ld, q: (-c - 0.5 * q).mean()))
-    assert "needs the factor 1/2" in wrong(parts(lambda c, ld, q: (-c - ld - 0.5 * q).mean()))
-    assert "quadratic term needs the factor 1/2" in wrong(parts(lambda c, ld, q: (-c - 0.5 * ld - q).mean()))
 
-    def not_inverted(x, mu, S):
-        diff = x - mu
-        c, ld, _ = loglik_parts(x, mu, S)
-        return (-c - 0.5 * ld - 0.5 * (diff @ S * diff).sum(1)).mean()
+def loglik_not_inverted(x, mu, S):
+    diff = x - mu
+    c, ld, _ = loglik_parts(x, mu, S)
+    return (-c - 0.5 * ld - 0.5 * (diff @ S * diff).sum(1)).mean()
 
-    assert "uses Sigma where it needs its inverse" in wrong(not_inverted)
+
+# (wrong answer, fragment its message must hold): the usual mistakes first (sum, hard-coded 2D constant, missing 1/2)
+LOGLIK_WRONG = {
+    "sum, not mean": (lambda x, mu, S: loglik_right(x, mu, S) * len(x), "sum over the data points"),
+    "constant hard-coded for 2D": (
+        loglik_from_parts(lambda c, ld, q: (-math.log(2 * math.pi) - 0.5 * ld - 0.5 * q).mean()),
+        "constant is wrong",
+    ),
+    "quadratic term without 1/2": (loglik_from_parts(lambda c, ld, q: (-c - 0.5 * ld - q).mean()), "quadratic term needs the factor 1/2"),
+    "log det without 1/2": (loglik_from_parts(lambda c, ld, q: (-c - ld - 0.5 * q).mean()), "needs the factor 1/2"),
+    "one value per point": (lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x), "one value per point"),
+    "negative log-likelihood": (lambda x, mu, S: -loglik_right(x, mu, S), "sign is flipped"),
+    "average density": (
+        lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x).exp().mean(),
+        "average density",
+    ),
+    "constant missing": (loglik_from_parts(lambda c, ld, q: (-0.5 * ld - 0.5 * q).mean()), "-(D/2) log(2 pi) is missing"),
+    "log det missing": (loglik_from_parts(lambda c, ld, q: (-c - 0.5 * q).mean()), "log det(Sigma) term is missing"),
+    "Sigma not inverted": (loglik_not_inverted, "uses Sigma where it needs its inverse"),
+}
+
+
+@pytest.mark.parametrize("name", list(LOGLIK_WRONG))
+def test_loglik_known_mistakes_are_named(name):
+    fn, fragment = LOGLIK_WRONG[name]
+    message = wrong(fn)
+    assert fragment in message
+    assert_no_code(message)
+
+
+def test_loglik_hard_coded_2d_names_the_dimension():
+    assert "D = 3" in wrong(LOGLIK_WRONG["constant hard-coded for 2D"][0])
 
 
 def test_loglik_bad_types_and_crashes_fail_cleanly():
@@ -121,19 +151,29 @@ def test_mle_stub_fails():
     assert not v and "not done yet" in v.message
 
 
-def test_mle_known_mistakes_are_named():
-    assert "N - 1" in mle_wrong(lambda x: (x.mean(0), torch.cov(x.T)))
-    assert "N - 1" in mle_wrong(lambda x: (x.mean(0), torch.as_tensor(np.cov(x.numpy().T))))
-    assert "without subtracting the mean" in mle_wrong(lambda x: (x.mean(0), x.T @ x / len(x)))
-    assert "forgets to center" in mle_wrong(lambda x: (x.mean(0), x.T @ x / (len(x) - 1)))
-    assert "sum of the outer products" in mle_wrong(lambda x: (x.mean(0), (x - x.mean(0)).T @ (x - x.mean(0))))
-    assert "only the variances" in mle_wrong(lambda x: (x.mean(0), torch.diag(x.var(0, correction=0))))
-    assert "standard deviations" in mle_wrong(lambda x: (x.mean(0), torch.diag(x.std(0, correction=0))))
-    assert "wrong way round" in mle_wrong(lambda x: (x.mean(0), (x - x.mean(0)) @ (x - x.mean(0)).T / len(x)))
-    assert "one per data point" in mle_wrong(lambda x: (x.mean(1), mle_right(x)[1]))
-    assert "sum of the points" in mle_wrong(lambda x: (x.sum(0), mle_right(x)[1]))
-    assert "not the sample mean" in mle_wrong(lambda x: (x.median(0).values, mle_right(x)[1]))
-    assert "shape [1," in mle_wrong(lambda x: (x.mean(0, keepdim=True), mle_right(x)[1]))
+# (wrong answer, fragment): the usual mistakes first (divisor N - 1, no centring, only the diagonal)
+MLE_WRONG = {
+    "torch.cov (divisor N - 1)": (lambda x: (x.mean(0), torch.cov(x.T)), "N - 1"),
+    "np.cov (divisor N - 1)": (lambda x: (x.mean(0), torch.as_tensor(np.cov(x.numpy().T))), "N - 1"),
+    "not centred": (lambda x: (x.mean(0), x.T @ x / len(x)), "without subtracting the mean"),
+    "only the variances": (lambda x: (x.mean(0), torch.diag(x.var(0, correction=0))), "only the variances"),
+    "not centred, N - 1": (lambda x: (x.mean(0), x.T @ x / (len(x) - 1)), "forgets to center"),
+    "sum of outer products": (lambda x: (x.mean(0), (x - x.mean(0)).T @ (x - x.mean(0))), "sum of the outer products"),
+    "standard deviations": (lambda x: (x.mean(0), torch.diag(x.std(0, correction=0))), "standard deviations"),
+    "product the wrong way round": (lambda x: (x.mean(0), (x - x.mean(0)) @ (x - x.mean(0)).T / len(x)), "wrong way round"),
+    "mean over the wrong dimension": (lambda x: (x.mean(1), mle_right(x)[1]), "one per data point"),
+    "sum as mean": (lambda x: (x.sum(0), mle_right(x)[1]), "sum of the points"),
+    "median as mean": (lambda x: (x.median(0).values, mle_right(x)[1]), "not the sample mean"),
+    "mean kept as a row": (lambda x: (x.mean(0, keepdim=True), mle_right(x)[1]), "shape [1,"),
+}
+
+
+@pytest.mark.parametrize("name", list(MLE_WRONG))
+def test_mle_known_mistakes_are_named(name):
+    fn, fragment = MLE_WRONG[name]
+    message = mle_wrong(fn)
+    assert fragment in message
+    assert_no_code(message)
 
 
 def test_mle_bad_returns_fail_cleanly():
@@ -235,29 +275,38 @@ def test_selection_stub_fails():
     assert not v and "not done yet" in v.message
 
 
-def test_selection_known_mistakes_are_named(right_outcome):
-    swapped = {K: (b, a) for K, (a, b) in right_outcome.items()}
-    assert "swapped" in selection_wrong(swapped)
-    train_twice = {K: (a, a) for K, (a, b) in right_outcome.items()}
-    assert "equal the training values" in selection_wrong(train_twice)
-    sums = {K: (a * len(X_SEL), b * len(X_SEL_TEST)) for K, (a, b) in right_outcome.items()}
-    assert "sums over the points" in selection_wrong(sums)
-    negated = {K: (-a, -b) for K, (a, b) in right_outcome.items()}
-    assert "signs are flipped" in selection_wrong(negated)
+def with_entry(outcome, K, pair):
+    """The outcome with the entry of K replaced."""
+    changed = dict(outcome)
+    changed[K] = pair
+    return changed
+
+
+# (outcome made wrong from the right one, fragment): the usual mistakes first (train and held-out swapped, held-out
+# points never used, sums instead of averages)
+SELECTION_WRONG = {
+    "train and held-out swapped": (lambda r: {K: (b, a) for K, (a, b) in r.items()}, "swapped"),
+    "held-out never used": (lambda r: {K: (a, a) for K, (a, b) in r.items()}, "equal the training values"),
+    "sums over the points": (lambda r: {K: (a * len(X_SEL), b * len(X_SEL_TEST)) for K, (a, b) in r.items()}, "sums over the points"),
+    "negative log-likelihoods": (lambda r: {K: (-a, -b) for K, (a, b) in r.items()}, "signs are flipped"),
+    "K = 3 stuck on two clusters": (lambda r: with_entry(r, 3, r[2]), "K = 3 fit did not converge or is stuck"),
+    "training curve falls": (lambda r: with_entry(r, 6, (r[6][0] - 0.05, r[6][1] - 0.05)), "K = 6 fit did not converge"),
+    "held-out curve keeps rising": (lambda r: with_entry(r, 6, (r[6][0] + 0.1, r[3][1] + 0.05)), "keeps rising"),
+    "pairs under the wrong K": (lambda r: with_entry(r, 2, r[3]), "peaks at K = 2"),
+}
+
+
+@pytest.mark.parametrize("name", list(SELECTION_WRONG))
+def test_selection_known_mistakes_are_named(name, right_outcome):
+    make, fragment = SELECTION_WRONG[name]
+    message = selection_wrong(make(right_outcome))
+    assert fragment in message
+    assert_no_code(message)
+
+
+def test_selection_fits_stopped_early_are_named():
     # fits that stopped after 30 steps: every curve keeps rising, and K = 1 is far from its closed form
     assert "K = 1 fit did not converge" in selection_wrong(selection_right(X_SEL, X_SEL_TEST, n_steps=30))
-    stuck = dict(right_outcome)
-    stuck[3] = right_outcome[2]  # a K = 3 fit with two components on one cluster scores like K = 2
-    assert "K = 3 fit did not converge or is stuck" in selection_wrong(stuck)
-    fell = dict(right_outcome)
-    fell[6] = (right_outcome[6][0] - 0.05, right_outcome[6][1] - 0.05)
-    assert "K = 6 fit did not converge" in selection_wrong(fell)
-    rising = dict(right_outcome)
-    rising[6] = (right_outcome[6][0] + 0.1, right_outcome[3][1] + 0.05)
-    assert "keeps rising" in selection_wrong(rising)
-    shifted = dict(right_outcome)
-    shifted[2] = right_outcome[3]  # pairs stored under the wrong K
-    assert "peaks at K = 2" in selection_wrong(shifted)
 
 
 def test_selection_bad_containers_fail_cleanly(right_outcome):
@@ -316,22 +365,33 @@ def test_sampler_stub_fails():
     assert not v and "not done yet" in v.message
 
 
-def test_sampler_known_mistakes_are_named():
-    def swapped(u, grid, density):
-        cdf = np.cumsum(density.numpy())
-        return np.interp(u.numpy(), grid.numpy(), cdf / cdf[-1])
+def sampler_swapped(u, grid, density):
+    cdf = np.cumsum(density.numpy())
+    return np.interp(u.numpy(), grid.numpy(), cdf / cdf[-1])
 
-    assert "returns CDF values" in sampler_wrong(swapped)
 
-    def unnormalised(u, grid, density):
-        dx = (grid[1] - grid[0]).item()
-        return np.interp(u.numpy(), np.cumsum(density.numpy()) * dx, grid.numpy())
+def sampler_unnormalised(u, grid, density):
+    dx = (grid[1] - grid[0]).item()
+    return np.interp(u.numpy(), np.cumsum(density.numpy()) * dx, grid.numpy())
 
-    assert "not normalised" in sampler_wrong(unnormalised)
-    assert "not normalised" in sampler_wrong(lambda u, g, d: np.interp(u.numpy(), np.cumsum(d.numpy()), g.numpy()))
-    assert "uniformly over the grid" in sampler_wrong(lambda u, g, d: g[0] + u * (g[-1] - g[0]))
-    assert "must grow with u" in sampler_wrong(lambda u, g, d: -sampler_right(u, g, d))
-    assert "three grid steps" in sampler_wrong(lambda u, g, d: sampler_right(u, g, d) + 0.5)
+
+# (wrong sampler, fragment): the usual mistakes first (interpolation swapped, CDF not normalised, density ignored)
+SAMPLER_WRONG = {
+    "interpolation the wrong way round": (sampler_swapped, "returns CDF values"),
+    "CDF times the grid step, not normalised": (sampler_unnormalised, "not normalised"),
+    "density ignored": (lambda u, g, d: g[0] + u * (g[-1] - g[0]), "uniformly over the grid"),
+    "raw cumulative sum": (lambda u, g, d: np.interp(u.numpy(), np.cumsum(d.numpy()), g.numpy()), "not normalised"),
+    "decreasing in u": (lambda u, g, d: -sampler_right(u, g, d), "must grow with u"),
+    "shifted by half a unit": (lambda u, g, d: sampler_right(u, g, d) + 0.5, "three grid steps"),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLER_WRONG))
+def test_sampler_known_mistakes_are_named(name):
+    fn, fragment = SAMPLER_WRONG[name]
+    message = sampler_wrong(fn)
+    assert fragment in message
+    assert_no_code(message)
 
 
 def test_sampler_bad_returns_fail_cleanly():

@@ -87,13 +87,13 @@ def _reduce_hint(batch: int | None, k: int) -> Callable[[tuple[int, ...]], str |
 
     def hint(shape: tuple[int, ...]) -> str | None:
         if batch is None and shape == (k,):
-            return "you returned one term per outcome; sum the terms over the last dimension (dim=-1)."
+            return "you returned one term per outcome; sum the terms over the last dimension."
         if batch is not None and shape == ():
-            return "you summed over all dimensions; sum over the last one only (dim=-1), one value per row."
+            return "you summed over all dimensions; sum over the last one only, one value per row."
         if batch is not None and shape == (batch, k):
-            return "you returned one term per outcome; sum the terms over the last dimension (dim=-1)."
+            return "you returned one term per outcome; sum the terms over the last dimension."
         if batch is not None and shape == (k,):
-            return "you summed over the wrong dimension; sum over the last one (dim=-1), not the first."
+            return "you summed over the wrong dimension; sum over the last one, not the first."
 
     return hint
 
@@ -115,8 +115,8 @@ def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
             h_ref,
             "entropy_bits(p)",
             [
-                (h_ref * LN2, "your entropy is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
-                (h_ref * LN2 / math.log(10), "you used log10: entropy in bits needs torch.log2."),
+                (h_ref * LN2, "your entropy is in nats (natural log): entropy in bits needs the base-2 logarithm."),
+                (h_ref * LN2 / math.log(10), "you used log10: entropy in bits needs the base-2 logarithm."),
                 (-h_ref, "the sign is flipped: an entropy, the expected surprise -log2 p, is never negative."),
                 (-torch.log2(p).sum(), "each surprise -log2 p_i must be weighted by its probability p_i before summing."),
                 (torch.tensor(math.log2(5.0)), "you returned log2(K), the entropy of a uniform distribution; weight by p."),
@@ -166,7 +166,7 @@ def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Ve
             "kl_divergence(p, q)",
             [
                 (_ref_kl(q, p), "you computed KL(q || p): p and q are swapped; in KL(p || q) the log ratio is weighted by p."),
-                (ref * LN2, "your KL is in nats (natural log): use torch.log2, or divide by log(2), for bits."),
+                (ref * LN2, "your KL is in nats (natural log): KL in bits needs the base-2 logarithm."),
                 (_ref_kl(q, p) * LN2, "p and q are swapped (weight the log ratio by p), and the log is natural (bits need log2)."),
                 (-ref, "the sign is flipped: use log(p / q), not log(q / p). KL is never negative."),
                 (
@@ -284,7 +284,7 @@ def _run_fit(fit_gaussian: FitFn, direction: str, mu_init: float, steps: int) ->
         if "GreaterThan" not in str(err):
             raise
         raise StudentError(
-            f"{what} crashed because sigma reached zero or went negative during the fit (torch.distributions.Normal "
+            f"{what} crashed because sigma reached zero or went negative during the fit (the normal distribution "
             "refused it): an optimiser step can move a parameter anywhere, so optimise a quantity that maps to a "
             "positive sigma whatever its value, not sigma itself."
         ) from None
@@ -467,7 +467,7 @@ def _elementwise_hint(shape: tuple[int, ...]) -> str | None:
     """Explain a reduced output of an elementwise KL."""
     if shape == ():
         return (
-            "return one KL per element (no .sum() or .mean()); sum over dimensions yourself when you need "
+            "return one KL per element (no sum or mean over them); sum over dimensions yourself when you need "
             "the KL of a diagonal multivariate Gaussian."
         )
     return None

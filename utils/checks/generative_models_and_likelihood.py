@@ -59,7 +59,7 @@ def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tens
     if value.numel() == n and n > 1 and value.dim() >= 1:
         raise StudentError(
             f"your function returns one value per point (shape {list(value.shape)}): "
-            "average them (e.g. with .mean()) to get the average log-likelihood."
+            "average them over the points to get the average log-likelihood."
         )
     if value.numel() != 1:
         raise StudentError(f"the average log-likelihood should be a single number, got shape {list(value.shape)}.")
@@ -73,7 +73,7 @@ def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tens
         return
     log2pi = math.log(2 * math.pi)
     variants = {
-        "this is the sum over the data points: return the average (divide by N, or use .mean()).": ref * n,
+        "this is the sum over the data points: return the average (divide by N).": ref * n,
         "the sign is flipped: return the log-likelihood, not the negative log-likelihood.": -ref,
         "this is the negative log-likelihood summed over the points; return the average log-likelihood.": -ref * n,
         "this looks like an average density, not an average log-density: take the log of each density first.": (
@@ -125,7 +125,9 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> None:
     mu_hat = _as_tensor(result[0], "mu_hat")
     sigma_hat = _as_tensor(result[1], "Sigma_hat")
     if tuple(mu_hat.shape) == (n,):
-        raise StudentError(f"mu_hat has shape [{n}] (one per data point): average over the points (dim=0) to get shape [{d}].")
+        raise StudentError(
+            f"mu_hat has shape [{n}] (one per data point): average over the points, the first dimension of x, to get shape [{d}]."
+        )
     require_shape(mu_hat, (d,), "mu_hat")
     if tuple(sigma_hat.shape) == (n, n):
         raise StudentError(
@@ -140,14 +142,14 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> None:
     if not torch.allclose(mu_hat, mu_ref, rtol=1e-5, atol=1e-7):
         if torch.allclose(mu_hat, x.sum(0), rtol=1e-5, atol=1e-7):
             raise StudentError("mu_hat is the sum of the points: divide by N to get the sample mean.")
-        raise StudentError("mu_hat is not the sample mean of the data (the average of the points over dim=0).")
+        raise StudentError("mu_hat is not the sample mean of the data (the average of the N points).")
     if torch.allclose(sigma_hat, sigma_ref, rtol=1e-5, atol=1e-7):
         return
     variants = {
-        f"Sigma_hat divides by N - 1 = {n - 1} (the unbiased estimator, which is what torch.cov and np.cov "
+        f"Sigma_hat divides by N - 1 = {n - 1} (the unbiased estimator, which the usual library covariance functions "
         f"compute by default); the maximum-likelihood estimate divides by N = {n}.": diff.T @ diff / (n - 1),
-        "Sigma_hat is computed from x without subtracting the mean first: center the data, x - mu_hat.": x.T @ x / n,
-        "Sigma_hat forgets to center the data (use x - mu_hat) and divides by N - 1 instead of N.": x.T @ x / (n - 1),
+        "Sigma_hat is computed from x without subtracting the mean first: the outer products must be of centred points.": x.T @ x / n,
+        "Sigma_hat forgets to center the data (subtract the sample mean first) and divides by N - 1 instead of N.": x.T @ x / (n - 1),
         "Sigma_hat is the sum of the outer products: divide by N.": diff.T @ diff,
         "Sigma_hat has only the variances on its diagonal: the off-diagonal covariances are missing.": torch.diag(
             torch.diagonal(sigma_ref)
@@ -230,7 +232,7 @@ def _judge_selection(ll: dict[int, tuple[float, float]], x: torch.Tensor, x_test
     if abs(biggest) > 50:
         raise StudentError(
             f"values such as {biggest:.0f} scale with the number of points: these are sums over the points; "
-            "report the average log-likelihood per point (divide by N, or use .mean())."
+            "report the average log-likelihood per point (divide by N)."
         )
     if all(abs(train[k] - test[k]) < 1e-9 for k in MODEL_SELECTION_KS):
         raise StudentError(
