@@ -197,3 +197,42 @@ def test_every_diagram_is_shown_in_the_book_with_its_alt_text():
                     assert alt == diagrams.ALT_TEXT[fn.__name__], f"{path.name}: set {fn.__name__}'s alt text from ALT_TEXT"
     missing = [fn.__name__ for fn in diagrams.DIAGRAMS if fn.__name__ not in shown]
     assert not missing, f"diagrams no page shows: {missing}"
+
+
+# ---------------------------------------------------------------- timeline (lecture 1's short history)
+
+KEY_LABELS["timeline"] = ["VAE", "GAN", "Transformer", "DDPM", "ChatGPT", "2013", "2022", "autoregressive", "diffusion"]
+
+
+def milestone_texts(fig: Figure) -> dict[str, Text]:
+    """The timeline's milestone labels, by text."""
+    names = {label for _, label, _, _ in diagrams.MILESTONES}
+    return {t.get_text(): t for t in texts(fig) if t.get_text() in names}
+
+
+def test_timeline_renders_with_its_labels():
+    test_diagram_renders_with_its_labels("timeline")  # the shared checks: a Figure, 8 to 10 inches wide, labels, font sizes
+
+
+def test_timeline_places_each_milestone_at_its_year_in_its_familys_colour():
+    years = [year for year, _, _, _ in diagrams.MILESTONES]
+    assert years == sorted(years) and len(set(label for _, label, _, _ in diagrams.MILESTONES)) == len(years)
+    fig = diagrams.timeline()
+    found = milestone_texts(fig)
+    assert len(found) == len(diagrams.MILESTONES)
+    for year, label, family, level in diagrams.MILESTONES:
+        x, y = found[label].get_position()
+        assert (x, y) == (year, level), label
+        edge = found[label].get_bbox_patch().get_edgecolor()
+        assert np.allclose(edge[:3], matplotlib.colors.to_rgb(diagrams.TIMELINE_FAMILIES[family])), label
+
+
+def test_timeline_labels_do_not_overlap():
+    fig = diagrams.timeline()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = {name: t.get_bbox_patch().get_window_extent(renderer) for name, t in milestone_texts(fig).items()}
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not boxes[a].overlaps(boxes[b]), (a, b)

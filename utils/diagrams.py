@@ -316,5 +316,61 @@ def main(argv: list[str]) -> None:
         print(out / f"{name}.png")
 
 
+AUTOREG = "#CC79A7"  # autoregressive models and Transformers, in the timeline
+TIMELINE_FAMILIES = {"latent variable": DISC, "adversarial": GEN, "diffusion": CRITIC, "autoregressive": AUTOREG}
+# (year, milestone, family, level): the level places the label above (+) or below (-) the axis, clear of its neighbours
+MILESTONES = (
+    (2013, "VAE", "latent variable", 1.0),
+    (2014, "GAN", "adversarial", -1.0),
+    (2015, "diffusion\nmodels", "diffusion", 1.0),
+    (2016, "PixelCNN,\nWaveNet", "autoregressive", -1.0),
+    (2017, "Transformer", "autoregressive", 1.0),
+    (2019, "StyleGAN,\nBigGAN", "adversarial", -1.0),
+    (2019, "GPT-2", "autoregressive", 1.0),
+    (2020, "DDPM", "diffusion", 1.9),
+    (2020, "GPT-3", "autoregressive", -1.9),
+    (2021, "DALL-E", "autoregressive", 1.0),
+    (2022, "Stable\nDiffusion", "diffusion", -1.0),
+    (2022, "ChatGPT", "autoregressive", 1.9),
+)
+ALT_TEXT["timeline"] = (
+    "Timeline of deep generative models from 2013 to 2022, coloured by family: VAE (2013), GAN (2014), diffusion models "
+    "(2015), PixelCNN and WaveNet (2016), the Transformer (2017), StyleGAN, BigGAN and GPT-2 (2019), DDPM and GPT-3 (2020), "
+    "DALL-E (2021), Stable Diffusion and ChatGPT (2022)."
+)
+
+
+def timeline() -> Figure:
+    """Milestones of deep generative models by year, each coloured by its family."""
+    fig, ax = plt.subplots(figsize=(9.5, 4.4))
+    first, last = MILESTONES[0][0], MILESTONES[-1][0]
+    ax.annotate("", xy=(last + 0.7, 0), xytext=(first - 0.7, 0), arrowprops={"arrowstyle": "-|>", "color": INK, "lw": 1.6})
+    for year in range(first, last + 1):
+        ax.plot([year], [0], "o", color=INK, ms=4)
+        ax.text(year, -0.18 if year % 2 else 0.18, str(year), ha="center", va="top" if year % 2 else "bottom", fontsize=NOTE_TEXT)
+    for year, label, family, level in MILESTONES:
+        colour = TIMELINE_FAMILIES[family]
+        ax.plot([year, year], [0.45 * np.sign(level), level], color=colour, lw=1.4)
+        ax.text(
+            year,
+            level,
+            label,
+            ha="center",
+            va="bottom" if level > 0 else "top",
+            fontsize=BOX_TEXT,
+            color=INK,
+            bbox={"boxstyle": "round,pad=0.25", "fc": _tint(colour, 0.8), "ec": colour},
+        )
+    handles = [Patch(fc=_tint(c, 0.8), ec=c, label=name) for name, c in TIMELINE_FAMILIES.items()]
+    ax.legend(handles=handles, loc="lower right", ncol=2, fontsize=NOTE_TEXT, frameon=False)
+    ax.set(xlim=(first - 1.2, last + 1.2), ylim=(-3.3, 3.1))
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+DIAGRAMS = (*DIAGRAMS, timeline)
+
+
 if __name__ == "__main__":
     main(sys.argv[1:])
