@@ -191,3 +191,113 @@ def test_checks_leave_the_random_state_alone():
     vaes.check_bernoulli_nll(nll_ok)
     vaes.check_vector_quantize(vq_ok)
     assert torch.equal(torch.rand(3), expected)
+
+
+# ----------------------------------------------------------------------------------------- shutdown_beta
+
+X_DIGITS = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(8))
+
+
+class InUse(torch.nn.Module):
+    """An encoder whose means follow the image: every one of its four latent dimensions is active."""
+
+    def __init__(self, scale=3.0):
+        super().__init__()
+        self.proj = torch.nn.Linear(784, 4)
+        with torch.no_grad():
+            self.proj.weight.copy_(scale * torch.randn(4, 784, generator=torch.Generator().manual_seed(9)) / 28)
+
+    def encode(self, x):
+        mu = self.proj(x.flatten(1))
+        return mu - mu.mean(0), torch.full_like(mu, -1.0)
+
+
+class ShutDown(torch.nn.Module):
+    """An encoder that ignores the image: q(z | x) = N(0, I) for every x, so no active unit and a KL of 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.zeros(4))
+
+    def encode(self, x):
+        mu = self.bias.expand(len(x), 4)
+        return mu, torch.zeros_like(mu)
+
+
+class AlmostShutDown(ShutDown):
+    """No active unit, but every posterior far narrower than the prior: a KL of several nats."""
+
+    def encode(self, x):
+        mu, logvar = super().encode(x)
+        return mu, logvar - 3.0
+
+
+def returns(*values):
+    """A finished experiment that returns these values."""
+    return lambda: values
+
+
+def test_shutdown_beta_accepts_a_tight_bracket(capsys):
+    v = vaes.check_shutdown_beta(returns(16.0, InUse(), 32, ShutDown()), X_DIGITS)
+    assert v.passed, v.line()
+    assert "at beta = 16 the code is in use (4 active units" in v.message and "at beta = 32 it is shut down" in v.message
+    assert "[PASS] shutdown_beta" in capsys.readouterr().out
+
+
+def test_shutdown_beta_accepts_betas_as_tensors():
+    assert vaes.check_shutdown_beta(returns(torch.tensor(20.0), InUse(), torch.tensor(30.0), ShutDown()), X_DIGITS).passed
+
+
+def test_shutdown_beta_stub_fails():
+    assert_fails(vaes.check_shutdown_beta(stub, X_DIGITS), "not done yet")
+
+
+_SAME = ShutDown()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "fragments"),
+    [
+        (returns(4.0, InUse(), 8.0, InUse(scale=1.0)), ("beta_off = 8 is still in use", "4 active units", "larger values")),
+        (returns(16.0, InUse(), 32.0, AlmostShutDown()), ("still in use", "0 active units", "KL 4.")),
+        (returns(64.0, ShutDown(), 128.0, ShutDown()), ("beta_on = 64 has shut its code down as well", "smaller values")),
+        (returns(1.0, InUse(), 1000.0, ShutDown()), ("factor of 1e+03", "factor of 2 at most")),
+        (returns(32.0, ShutDown(), 16.0, InUse()), ("swapped", "in use at beta = 16")),
+        (returns(32.0, InUse(), 16.0, ShutDown()), ("beta_off = 16 is not larger than beta_on = 32",)),
+        (returns(16.0, _SAME, 32.0, _SAME), ("the same model",)),
+        (returns(16.0, InUse(), 32.0), ("return four values", "got 3 values")),
+        (lambda: InUse(), ("return four values", "got a InUse")),
+        (
+            returns(-1.0, InUse(), 2.0, ShutDown()),
+            ("beta_on is -1.0", "positive"),
+        ),
+        (returns("16", InUse(), 32.0, ShutDown()), ("beta_on should be a number", "got str")),
+        (returns(16.0, InUse(), 32.0, "a model"), ("model_off has no encode method",)),
+        (returns(16.0, InUse(), 32.0, torch.nn.Linear(2, 2)), ("model_off has no encode method",)),
+    ],
+)
+def test_shutdown_beta_rejects_wrong_outcomes(outcome, fragments):
+    assert_fails(vaes.check_shutdown_beta(outcome, X_DIGITS), *fragments)
+
+
+class Diverged(ShutDown):
+    """A run whose encoder gives NaN."""
+
+    def encode(self, x):
+        mu, logvar = super().encode(x)
+        return mu * float("nan"), logvar
+
+
+class OnlyMu(ShutDown):
+    """encode returns the mean alone."""
+
+    def encode(self, x):
+        return super().encode(x)[0]
+
+
+@pytest.mark.parametrize(
+    ("model", "fragment"),
+    [(Diverged(), "NaN or inf"), (OnlyMu(), "should return the pair (mu, logvar)")],
+)
+def test_shutdown_beta_names_a_broken_model(model, fragment):
+    assert_fails(vaes.check_shutdown_beta(returns(16.0, InUse(), 32.0, model), X_DIGITS), "model_off", fragment)

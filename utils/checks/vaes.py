@@ -1,7 +1,8 @@
-"""Checks for Lecture 5 (VAEs): the closed-form KL, the Bernoulli reconstruction term and vector quantisation."""
+"""Checks for Lecture 5 (VAEs): the closed-form KL, the Bernoulli NLL, the beta that shuts the code down, vector quantisation."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -251,3 +252,96 @@ def check_vector_quantize(fn: Callable[..., Any]) -> Verdict:
             raise StudentError("your function changed its inputs in place: leave z_e and the codebook untouched.")
 
     return run_check("vector_quantize", body, "correct: nearest codebook vectors forward, gradients copied straight through to z_e.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise (experiment): the beta at which the code shuts down
+# --------------------------------------------------------------------------------------------------
+
+_ACTIVE_VAR = 0.01  # a latent dimension is active when the variance of its mean over the data exceeds this
+_OFF_KL = 0.1  # nats: a code with no active unit and a KL below this carries (almost) nothing
+_MAX_BRACKET = 2.0  # beta_off may be at most this many times beta_on
+
+
+def _read_beta(value: Any, what: str) -> float:
+    """A positive, finite Python number from a float, an int or a one-element tensor."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StudentError(f"{what} should be a number (the KL weight that model was trained with), got {type(value).__name__}.")
+    if not math.isfinite(value) or value <= 0:
+        raise StudentError(f"{what} is {value}: a KL weight beta is a positive number.")
+    return float(value)
+
+
+def _code_usage(model: Any, x: torch.Tensor, what: str) -> tuple[int, float]:
+    """(active units, mean KL to N(0, I) in nats) of a VAE's encoder on the images x."""
+    if not isinstance(model, torch.nn.Module) or not callable(getattr(model, "encode", None)):
+        raise StudentError(f"{what} has no encode method: return the trained VAE itself (a SmallVAE), whose encode(x) gives (mu, logvar).")
+    params = list(model.parameters())
+    device = params[0].device if params else x.device
+    with torch.no_grad():
+        out = call(model.encode, x.to(device))
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise StudentError(f"{what}.encode(x) should return the pair (mu, logvar).")
+    mu = require_tensor(out[0], f"{what}'s mu").detach().to("cpu", torch.float64)
+    logvar = require_tensor(out[1], f"{what}'s logvar").detach().to("cpu", torch.float64)
+    if mu.dim() != 2 or mu.shape[0] != len(x) or mu.shape != logvar.shape:
+        raise StudentError(
+            f"{what}.encode(x) gave shapes {list(mu.shape)} and {list(logvar.shape)}, expected [N, d] twice for N = {len(x)} images."
+        )
+    if not (torch.isfinite(mu).all() and torch.isfinite(logvar).all()):
+        raise StudentError(f"{what} encodes the test digits to NaN or inf: that run diverged; retrain it.")
+    return int((mu.var(dim=0) > _ACTIVE_VAR).sum()), _ref_kl(mu, logvar).mean().item()
+
+
+def check_shutdown_beta(fn: Callable[..., Any], x_test: torch.Tensor) -> Verdict:
+    """fn() -> (beta_on, model_on, beta_off, model_off): the code is in use at beta_on, shut down at beta_off <= 2 beta_on."""
+    found: dict[str, Any] = {}
+
+    def body() -> None:
+        out = call(fn)
+        if not isinstance(out, tuple | list) or len(out) != 4:
+            got = f"{len(out)} values" if isinstance(out, tuple | list) else f"a {type(out).__name__}"
+            raise StudentError(f"return four values, (beta_on, model_on, beta_off, model_off); got {got}.")
+        beta_on, beta_off = _read_beta(out[0], "beta_on"), _read_beta(out[2], "beta_off")
+        if out[1] is out[3]:
+            raise StudentError("model_on and model_off are the same model: train one model for each beta.")
+        x = require_tensor(x_test, "x_test")
+        active_on, kl_on = _code_usage(out[1], x, "model_on")
+        active_off, kl_off = _code_usage(out[3], x, "model_off")
+        found.update(beta_on=beta_on, beta_off=beta_off, active_on=active_on, kl_on=kl_on, kl_off=kl_off)
+        on = f"{active_on} active units, KL {kl_on:.3f} nats"
+        off = f"{active_off} active units, KL {kl_off:.3f} nats"
+        off_is_off = active_off == 0 and kl_off < _OFF_KL
+        if active_on == 0 and active_off > 0 and beta_on > beta_off:
+            raise StudentError(
+                f"the two runs are swapped: the code is in use at beta = {beta_off:g} and shut down at beta = {beta_on:g}; "
+                "return the smaller beta with its model first."
+            )
+        if beta_off <= beta_on:
+            raise StudentError(f"beta_off = {beta_off:g} is not larger than beta_on = {beta_on:g}: the code shuts down as beta grows.")
+        if active_on == 0:
+            raise StudentError(
+                f"the model at beta_on = {beta_on:g} has shut its code down as well ({on}): the threshold lies below "
+                f"beta_on; look at smaller values of beta."
+            )
+        if not off_is_off:
+            raise StudentError(
+                f"the code of the model at beta_off = {beta_off:g} is still in use ({off}): shut down means no active "
+                f"unit (variance of mu_j over the test digits at most {_ACTIVE_VAR}) and a KL under {_OFF_KL} nats; "
+                "look at larger values of beta."
+            )
+        if beta_off > _MAX_BRACKET * beta_on:
+            raise StudentError(
+                f"the threshold lies between beta = {beta_on:g} and {beta_off:g}, a factor of {beta_off / beta_on:.3g}: "
+                f"narrow it down to a factor of {_MAX_BRACKET:g} at most."
+            )
+
+    def success() -> str:
+        return (
+            f"correct: at beta = {found['beta_on']:g} the code is in use ({found['active_on']} active units, KL "
+            f"{found['kl_on']:.3f} nats), at beta = {found['beta_off']:g} it is shut down (KL {found['kl_off']:.3f} nats)."
+        )
+
+    return run_check("shutdown_beta", body, success)
