@@ -288,3 +288,7 @@ def test_em_local_optimum_names_wrong_outcomes(em_runs, wrong, fragment):
 def test_em_local_optimum_names_a_good_run_that_is_not_the_best(em_runs):
     worse = em_run(torch.tensor([[2.3, -1.6], [2.1, -1.3], [-0.5, 1.0]], dtype=torch.float64))  # two means in another cluster
     assert_fails(latent_variables_and_elbo.check_em_local_optimum(lambda: (em_runs["stuck"], worse), X_EM), "not the best")
+
+
+def test_em_local_optimum_names_data_of_the_wrong_shape(em_runs):
+    assert_fails(latent_variables_and_elbo.check_em_local_optimum(lambda: (em_runs["good"], em_runs["stuck"]), X_EM[:, 0]), "shape [N, 2]")

@@ -231,6 +231,8 @@ def check_em_local_optimum(fn: Callable[..., Any], x: torch.Tensor) -> Verdict:
 
     def body() -> None:
         data = require_tensor(x, "X").detach().double()
+        if data.dim() != 2 or len(data) < 10:
+            raise StudentError(f"pass the data matrix X of shape [N, 2] as the second argument; got shape {list(data.shape)}.")
         out = call(fn)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
