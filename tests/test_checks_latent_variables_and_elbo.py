@@ -196,3 +196,99 @@ def test_reparameterise_stub_fails():
 )
 def test_reparameterise_wrong_answers_fail(wrong, fragment):
     assert_fails(latent_variables_and_elbo.check_reparameterise(wrong), fragment)
+
+
+# ------------------------------------------------------------------------------- em_local_optimum
+
+
+def mixture_data(n=1200):
+    """Three 2D clusters, as in the lecture."""
+    g = torch.Generator().manual_seed(0)
+    pi = torch.tensor([0.34, 0.41, 0.25], dtype=torch.float64)
+    mu = torch.tensor([[-2.1, -0.4], [0.7, 2.2], [2.3, -1.6]], dtype=torch.float64)
+    chol = torch.linalg.cholesky(
+        torch.tensor([[[0.32, 0.10], [0.10, 0.42]], [[0.30, -0.12], [-0.12, 0.34]], [[0.44, 0.05], [0.05, 0.24]]], dtype=torch.float64)
+    )
+    c = torch.multinomial(pi, n, replacement=True, generator=g)
+    eps = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return mu[c] + (chol[c] @ eps[:, :, None]).squeeze(2)
+
+
+X_EM = mixture_data()
+
+
+def em_run(mu_start, n_iter=300, x=X_EM):
+    """Plain EM from the given means (equal weights, identity covariances): (pi, mu, Sigma, log_liks)."""
+    k = len(mu_start)
+    pi, mu, sigma = torch.full((k,), 1 / k, dtype=torch.float64), mu_start, torch.eye(2, dtype=torch.float64).repeat(k, 1, 1)
+    log_liks = []
+    for _ in range(n_iter):
+        log_joint = torch.log(pi) + torch.distributions.MultivariateNormal(mu, sigma).log_prob(x[:, None, :])
+        log_px = torch.logsumexp(log_joint, dim=1, keepdim=True)
+        log_liks.append(log_px.mean().item())
+        r = (log_joint - log_px).exp()
+        nk = r.sum(dim=0)
+        mu = (r.T @ x) / nk[:, None]
+        diff = x[:, None, :] - mu[None]
+        sigma = torch.einsum("nk,nki,nkj->kij", r, diff, diff) / nk[:, None, None]
+        pi = nk / len(x)
+    log_joint = torch.log(pi) + torch.distributions.MultivariateNormal(mu, sigma).log_prob(x[:, None, :])
+    log_liks.append(torch.logsumexp(log_joint, dim=1).mean().item())
+    return pi, mu, sigma, log_liks
+
+
+GOOD_START = torch.tensor([[-2.0, 0.0], [0.5, 2.0], [2.0, -1.5]], dtype=torch.float64)
+STUCK_START = torch.tensor([[-2.3, -0.4], [-1.9, -0.4], [1.5, 0.3]], dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def em_runs():
+    """A run at the best optimum, one stuck in a worse one, and a stuck one stopped early."""
+    return {"good": em_run(GOOD_START), "stuck": em_run(STUCK_START), "early": em_run(STUCK_START, n_iter=3)}
+
+
+def test_em_local_optimum_accepts_a_good_and_a_stuck_run(em_runs, capsys):
+    v = latent_variables_and_elbo.check_em_local_optimum(lambda: (em_runs["good"], em_runs["stuck"]), X_EM)
+    assert v.passed, v.line()
+    assert "nats per point lower" in capsys.readouterr().out
+
+
+def test_em_local_optimum_stub_fails():
+    assert_fails(latent_variables_and_elbo.check_em_local_optimum(stub, X_EM), "not done yet")
+
+
+def with_history(run, log_liks):
+    """The same parameters with another log-likelihood history."""
+    return (*run[:3], log_liks)
+
+
+EM_MISTAKES = [
+    (lambda r: (r["stuck"], r["good"]), "swapped"),
+    (lambda r: (r["good"], r["good"]), "same optimum"),
+    (lambda r: (r["good"], r["early"]), "has not converged"),
+    (lambda r: (r["stuck"], r["stuck"]), "same optimum"),
+    (lambda r: (r["good"], with_history(r["stuck"], [*r["stuck"][3][:5], r["stuck"][3][2], *r["stuck"][3][5:]])), "goes down at iteration"),
+    (lambda r: (r["good"], with_history(r["stuck"], r["good"][3])), "is not the average log-likelihood of the"),
+    (
+        lambda r: (r["good"], (r["stuck"][0], r["stuck"][1], r["stuck"][2] * torch.tensor([1.0, 1.0, 0.0])[:, None, None], r["stuck"][3])),
+        "singular",
+    ),
+    (lambda r: (r["good"], (r["stuck"][0] * 2, *r["stuck"][1:])), "sum to 1"),
+    (lambda r: (r["good"][:3], r["stuck"]), "tuple (pi, mu, Sigma, log_liks)"),
+    (lambda r: (r["good"], (r["stuck"][0], r["stuck"][1].T, *r["stuck"][2:])), "stuck: mu"),
+    (lambda r: r["good"], "return two runs"),
+]
+
+
+@pytest.mark.parametrize(("wrong", "fragment"), EM_MISTAKES)
+def test_em_local_optimum_names_wrong_outcomes(em_runs, wrong, fragment):
+    assert_fails(latent_variables_and_elbo.check_em_local_optimum(lambda: wrong(em_runs), X_EM), fragment)
+
+
+def test_em_local_optimum_names_a_good_run_that_is_not_the_best(em_runs):
+    worse = em_run(torch.tensor([[2.3, -1.6], [2.1, -1.3], [-0.5, 1.0]], dtype=torch.float64))  # two means in another cluster
+    assert_fails(latent_variables_and_elbo.check_em_local_optimum(lambda: (em_runs["stuck"], worse), X_EM), "not the best")
+
+
+def test_em_local_optimum_names_data_of_the_wrong_shape(em_runs):
+    assert_fails(latent_variables_and_elbo.check_em_local_optimum(lambda: (em_runs["good"], em_runs["stuck"]), X_EM[:, 0]), "shape [N, 2]")

@@ -49,8 +49,8 @@ KEY_LABELS = {
         "Boltzmann",
         "GANs",
         "Generative stochastic",
-        "Diffusion",
-        "Iterative refinement",
+        "diffusion models",
+        "Approximate density",
     ],
     "elbo_gap": ["\\log p(x)", "\\mathrm{ELBO}(q)", "\\mathrm{KL}(q(z)\\,\\|\\,p(z \\mid x))"],
     "js_vs_wasserstein": ["p_{\\mathrm{data}} = \\delta_0", "p_g = \\delta_\\theta", "\\mathrm{JS}", "W_1", "\\log 2"],
@@ -149,13 +149,32 @@ def test_elbo_curve_stays_below_log_px_and_touches_it_at_the_posterior():
     fig = diagrams.elbo_gap()
     mu, elbo = (np.asarray(a, dtype=float) for a in line(fig, "\\mathrm{ELBO}(q)").get_data())
     log_px = float(line(fig, "\\log p(x)").get_ydata()[0])
-    x, noise_var = 1.5, 1.0
-    assert log_px == pytest.approx(-0.5 * (math.log(2 * math.pi * 2.0) + x**2 / 2.0))
-    v = 1 / (1 + 1 / noise_var)
-    m = v * x / noise_var
+    a, s, x = 1.5, 0.8, 2.0  # lecture 3's linear-Gaussian model and observation
+    assert log_px == pytest.approx(-0.5 * (math.log(2 * math.pi * (a**2 + s**2)) + x**2 / (a**2 + s**2)))
+    v = s**2 / (a**2 + s**2)
+    m = a * x / (a**2 + s**2)
     gap = log_px - elbo
     np.testing.assert_allclose(gap, (mu - m) ** 2 / (2 * v), atol=1e-9)  # KL(N(mu, v) || N(m, v))
     assert gap.min() >= -1e-12 and gap.min() < 1e-3
+    shown = [t.get_text() for t in texts(fig)]
+    assert any("N}(1.5\\,z, 0.8^2)" in t and "x = 2$" in t for t in shown), shown
+
+
+def test_elbo_gap_follows_the_model_it_is_given():
+    fig = diagrams.elbo_gap(a=1.0, s=1.0, x=1.5)
+    log_px = float(line(fig, "\\log p(x)").get_ydata()[0])
+    assert log_px == pytest.approx(-0.5 * (math.log(2 * math.pi * 2.0) + 1.5**2 / 2.0))
+
+
+def test_diffusion_sits_with_the_approximate_likelihood_families():
+    """Diffusion models are trained on a bound on log p(x), like VAEs: a leaf under 'Approximate density'."""
+    fig = diagrams.model_families()
+    ax = fig.axes[0]
+    y = {t.get_text().split("\n")[0]: t.get_position()[1] for t in ax.texts}
+    assert not any("Iterative" in label for label in y)
+    siblings = ["Variational: VAEs", "Variational: diffusion models", "Markov chain: energy-based"]
+    assert y["Approximate density"] == pytest.approx(np.mean([y[label] for label in siblings]))
+    assert y["Likelihood-based"] == pytest.approx((y["Tractable density"] + y["Approximate density"]) / 2)
 
 
 def test_importing_creates_no_figures():

@@ -163,16 +163,17 @@ _Node = str | tuple[str, list]
 def model_families() -> Figure:
     """The course's taxonomy of generative models, by how each family defines (or avoids) the density."""
     fig, ax = _canvas(10, 6.4)
+    approximate = [  # trained on a bound on log p(x): the ELBO (VAEs, diffusion) or MCMC estimates of its gradient
+        "Variational: VAEs",
+        "Variational: diffusion models\n(denoising, step by step)",
+        "Markov chain: energy-based\nmodels, Boltzmann machines",
+    ]
     explicit = [
         ("Tractable density", ["Autoregressive models\n(GPT, PixelCNN, WaveNet)", "Normalising flows"]),
-        ("Approximate density", ["Variational: VAEs", "Markov chain: energy-based\nmodels, Boltzmann machines"]),
+        ("Approximate density", approximate),
     ]
     implicit = [("Direct", ["GANs"]), ("Markov chain", ["Generative stochastic\nnetworks"])]
-    families = [
-        ("Likelihood-based\n(explicit density)", explicit),
-        ("Implicit density\n(no explicit $p(x)$)", implicit),
-        ("Iterative refinement\n(step by step)", ["Diffusion models\n(sequential denoising)"]),
-    ]
+    families = [("Likelihood-based\n(explicit density)", explicit), ("Implicit density\n(no explicit $p(x)$)", implicit)]
     columns = [(0.75, 1.3), (2.85, 2.1), (5.2, 1.9), (8.15, 3.2)]  # (centre, width) per depth; leaves in the last
     highlight = {"Variational: VAEs": DISC, "GANs": GEN}
     leaf_ys = iter(np.linspace(5.95, 0.5, 7))
@@ -197,47 +198,48 @@ def model_families() -> Figure:
     return fig
 
 
-def _linear_gaussian_elbo(mu: np.ndarray, x: float = 1.5, noise_var: float = 1.0) -> tuple[np.ndarray, float, float, float]:
-    """(ELBO of q = N(mu, v), log p(x), posterior mean, posterior variance v) for z ~ N(0, 1), x | z ~ N(z, noise_var)."""
-    v = 1.0 / (1.0 + 1.0 / noise_var)
-    m = v * x / noise_var
-    log_px = -0.5 * (math.log(2 * math.pi * (1.0 + noise_var)) + x**2 / (1.0 + noise_var))
-    expected_loglik = -0.5 * math.log(2 * math.pi * noise_var) - ((x - mu) ** 2 + v) / (2 * noise_var)
+def _linear_gaussian_elbo(mu: np.ndarray, a: float, s: float, x: float) -> tuple[np.ndarray, float, float, float]:
+    """(ELBO of q = N(mu, v), log p(x), posterior mean, posterior variance v) for z ~ N(0, 1), x | z ~ N(a z, s^2)."""
+    v = s**2 / (a**2 + s**2)
+    m = a * x / (a**2 + s**2)
+    log_px = -0.5 * (math.log(2 * math.pi * (a**2 + s**2)) + x**2 / (a**2 + s**2))
+    expected_loglik = -0.5 * math.log(2 * math.pi * s**2) - ((x - a * mu) ** 2 + a**2 * v) / (2 * s**2)
     expected_logprior = -0.5 * math.log(2 * math.pi) - (mu**2 + v) / 2
     entropy = 0.5 * math.log(2 * math.pi * math.e * v)
     return expected_loglik + expected_logprior + entropy, log_px, m, v
 
 
-def elbo_gap() -> Figure:
-    """log p(x) = ELBO(q) + KL(q || posterior): as stacked bars, and as an ELBO curve under the constant log p(x)."""
+def elbo_gap(a: float = 1.5, s: float = 0.8, x: float = 2.0) -> Figure:
+    """log p(x) = ELBO(q) + KL(q || posterior): as stacked bars, and as the ELBO curve of lecture 3's linear-Gaussian model."""
     fig, (bars, curve) = plt.subplots(1, 2, figsize=(10, 4.4), width_ratios=[1, 1.45])
     level, xs = 10.0, [0.0, 1.7]
     labels = ["$\\mathrm{KL}(q(z)\\,\\|\\,p(z \\mid x))$\n$\\geq 0$: the gap", "KL"]
-    for x, elbo, kl_label in zip(xs, [5.0, 8.6], labels, strict=True):
-        bars.bar(x, elbo, 0.6, color=_tint(GEN, 0.7), ec=GEN, lw=1.5)
-        bars.bar(x, level - elbo, 0.6, bottom=elbo, color=_tint(DISC, 0.82), ec=DISC, lw=1.5)
-        bars.text(x, elbo / 2, "$\\mathrm{ELBO}(q)$", ha="center", va="center", fontsize=BOX_TEXT)
+    for xb, elbo, kl_label in zip(xs, [5.0, 8.6], labels, strict=True):
+        bars.bar(xb, elbo, 0.6, color=_tint(GEN, 0.7), ec=GEN, lw=1.5)
+        bars.bar(xb, level - elbo, 0.6, bottom=elbo, color=_tint(DISC, 0.82), ec=DISC, lw=1.5)
+        bars.text(xb, elbo / 2, "$\\mathrm{ELBO}(q)$", ha="center", va="center", fontsize=BOX_TEXT)
         bars.annotate(
-            "", (x + 0.38, level), (x + 0.38, elbo), arrowprops={"arrowstyle": "<|-|>", "color": DISC, "shrinkA": 0, "shrinkB": 0}
+            "", (xb + 0.38, level), (xb + 0.38, elbo), arrowprops={"arrowstyle": "<|-|>", "color": DISC, "shrinkA": 0, "shrinkB": 0}
         )
-        _note(bars, x + 0.45, (level + elbo) / 2, kl_label, DISC)
+        _note(bars, xb + 0.45, (level + elbo) / 2, kl_label, DISC)
     bars.axhline(level, color=INK, ls="--", lw=1.5)
     _note(bars, 0.85, level + 0.45, "$\\log p(x)$: fixed, does not depend on $q$", ha="center")
     bars.set(xlim=(-0.45, 2.45), ylim=(0, level + 1.2), xticks=xs, yticks=[])
     bars.set_xticklabels(["$q$ far from\n$p(z \\mid x)$", "$q$ close to\n$p(z \\mid x)$"], fontsize=NOTE_TEXT)
     bars.spines[[*HIDDEN, "left"]].set_visible(False)
 
-    mu = np.linspace(-1.5, 3.0, 301)
-    elbo, log_px, m, v = _linear_gaussian_elbo(mu)
+    centre = a * x / (a**2 + s**2)  # the posterior mean: the curve spans 1.5 either side of it
+    elbo, log_px, m, v = _linear_gaussian_elbo(mu := centre + np.linspace(-1.5, 1.5, 301), a, s, x)
     curve.axhline(log_px, color=INK, ls="--", lw=1.5, label="$\\log p(x)$ (exact)")
     curve.plot(mu, elbo, color=GEN, lw=2.2, label="$\\mathrm{ELBO}(q)$")
     curve.fill_between(mu, elbo, log_px, color=_tint(DISC, 0.85), label="gap $= \\mathrm{KL}(q\\,\\|\\,p(z \\mid x))$")
     curve.plot([m], [log_px], "o", color=INK, ms=6)
     touch = {"va": "center", "fontsize": NOTE_TEXT, "arrowprops": {"arrowstyle": "-|>"}}
     curve.annotate("$q = p(z \\mid x)$: gap $= 0$", (m, log_px), (m + 0.45, log_px + 0.35), **touch)
-    curve.set_xlabel(f"mean $\\mu$ of $q(z) = \\mathcal{{N}}(\\mu, {v:g})$ (variance fixed at the posterior's)", fontsize=NOTE_TEXT)
+    curve.set_xlabel(f"mean $\\mu$ of $q(z) = \\mathcal{{N}}(\\mu, {v:.3f})$ (variance fixed at the posterior's)", fontsize=NOTE_TEXT)
     curve.set_ylabel("nats", fontsize=NOTE_TEXT)
-    curve.set_title("$z \\sim \\mathcal{N}(0, 1)$,  $x \\mid z \\sim \\mathcal{N}(z, 1)$,  observed $x = 1.5$", fontsize=BOX_TEXT)
+    model = f"$z \\sim \\mathcal{{N}}(0, 1)$,  $x \\mid z \\sim \\mathcal{{N}}({a:g}\\,z, {s:g}^2)$,  observed $x = {x:g}$"
+    curve.set_title(model, fontsize=BOX_TEXT)
     curve.set_ylim(elbo.min() - 0.2, log_px + 0.7)
     curve.legend(loc="lower center", fontsize=NOTE_TEXT, frameon=False)
     curve.spines[list(HIDDEN)].set_visible(False)

@@ -2,6 +2,7 @@
 
 from utils.checks import latent_variables_and_elbo
 latent_variables_and_elbo.check_e_step(e_step)
+latent_variables_and_elbo.check_em_local_optimum(em_two_starts, X)
 latent_variables_and_elbo.check_elbo_estimate(elbo_estimate)
 latent_variables_and_elbo.check_reparameterise(reparameterise)
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 
@@ -121,6 +122,156 @@ def check_e_step(e_step: Callable[..., torch.Tensor]) -> Verdict:
             raise StudentError("r is wrong for points far from every component (x = -200 or 300): compute it in log-space.")
 
     return run_check("e_step", body, "responsibilities are right, rows sum to 1, and it is stable far from the data.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise (experiment): EM from two starts, one of them stuck in a worse local optimum
+# --------------------------------------------------------------------------------------------------
+
+_EM_CONVERGED = 1e-5  # one more EM iteration raises a converged run's average log-likelihood by less than this
+_EM_SAME = 1e-3  # two runs whose final log-likelihoods differ by less than this ended at the same optimum
+_EM_WORSE = 0.05  # the stuck run must end at least this far (nats per point) below the best optimum
+_EM_STARTS, _EM_ITERS = 4, 200  # the check's own restarts, to find the best optimum it compares with
+
+
+def _gmm_log_joint(x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """log pi_k + log N(x_i; mu_k, Sigma_k), shape [N, K]."""
+    dist = torch.distributions.MultivariateNormal(mu, sigma)
+    return torch.log(pi) + dist.log_prob(x[:, None, :])
+
+
+def _em_iteration(x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """One E-step and M-step; returns the new (pi, mu, Sigma) and the average log-likelihood before the step."""
+    log_joint = _gmm_log_joint(x, pi, mu, sigma)
+    log_px = torch.logsumexp(log_joint, dim=1, keepdim=True)
+    r = (log_joint - log_px).exp()
+    nk = r.sum(dim=0)
+    mu_new = (r.T @ x) / nk[:, None]
+    diff = x[:, None, :] - mu_new[None, :, :]
+    sigma_new = torch.einsum("nk,nki,nkj->kij", r, diff, diff) / nk[:, None, None]
+    return nk / len(x), mu_new, sigma_new, log_px.mean()
+
+
+def _em_log_lik(x: torch.Tensor, pi: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> float:
+    """Average log-likelihood (1/N) sum_i log p(x_i) of a mixture."""
+    return torch.logsumexp(_gmm_log_joint(x, pi, mu, sigma), dim=1).mean().item()
+
+
+def _best_em_optimum(x: torch.Tensor, k: int) -> float:
+    """The highest average log-likelihood EM reaches from a few starts at random data points."""
+    best = -math.inf
+    for seed in range(_EM_STARTS):
+        g = torch.Generator().manual_seed(seed)
+        pi = torch.full((k,), 1 / k, dtype=torch.float64)
+        mu = x[torch.randperm(len(x), generator=g)[:k]]
+        sigma = torch.eye(x.shape[1], dtype=torch.float64).repeat(k, 1, 1)
+        for _ in range(_EM_ITERS):
+            pi, mu, sigma, _ = _em_iteration(x, pi, mu, sigma)
+        best = max(best, _em_log_lik(x, pi, mu, sigma))
+    return best
+
+
+def _em_run(run: Any, which: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[float]]:
+    """Validate one returned run (pi [K], mu [K, d], Sigma [K, d, d], log_liks) and return it in float64."""
+    if not isinstance(run, (tuple, list)) or len(run) != 4:
+        raise StudentError(f"the {which} run should be a tuple (pi, mu, Sigma, log_liks), as the statement says.")
+    pi, mu, sigma = (
+        require_tensor(t, f"{which}: {name}").detach().double() for t, name in zip(run[:3], ("pi", "mu", "Sigma"), strict=True)
+    )
+    k, d = len(pi), x.shape[1]
+    require_shape(pi, (k,), f"{which}: pi")
+    require_shape(mu, (k, d), f"{which}: mu")
+    require_shape(sigma, (k, d, d), f"{which}: Sigma")
+    try:
+        log_liks = [float(v) for v in run[3]]
+    except (TypeError, ValueError):
+        raise StudentError(f"the {which} run's log_liks should be a list of numbers, one average log-likelihood per iteration.") from None
+    if len(log_liks) < 2:
+        raise StudentError(f"the {which} run's log_liks should hold the average log-likelihood of every iteration, at least two.")
+    if not all(math.isfinite(v) for v in log_liks):
+        raise StudentError(f"the {which} run's log_liks contain NaN or inf: did a component collapse onto a single point?")
+    if (pi <= 1e-3).any() or not math.isclose(pi.sum().item(), 1.0, abs_tol=1e-6):
+        raise StudentError(f"the {which} run's weights pi should be positive and sum to 1; these are {pi.numpy().round(4).tolist()}.")
+    if not torch.allclose(sigma, sigma.transpose(1, 2), atol=1e-8) or torch.linalg.eigvalsh(sigma).min() < 1e-6:
+        raise StudentError(
+            f"a covariance of the {which} run is singular (or not symmetric): a component collapsed onto a point and the "
+            "likelihood runs off to infinity. That is a degenerate solution, not a local optimum: start that run elsewhere."
+        )
+    return pi, mu, sigma, log_liks
+
+
+def _em_history_problem(which: str, log_liks: list[float], x: torch.Tensor, params: tuple[torch.Tensor, ...]) -> None:
+    """Stop when a run's history goes down, belongs to other parameters, or has not converged."""
+    drops = [t for t in range(len(log_liks) - 1) if log_liks[t + 1] < log_liks[t] - 1e-9]
+    if drops:
+        t = drops[0]
+        raise StudentError(
+            f"the {which} run's log-likelihood goes down at iteration {t + 1} ({log_liks[t]:.6f} -> {log_liks[t + 1]:.6f}): "
+            "EM never decreases it, so this is not one EM run. Record the average log-likelihood of each E-step of a "
+            "single run (e_step returns it), and apply the M-step to the responsibilities of the same E-step."
+        )
+    final = _em_log_lik(x, *params)
+    if abs(final - log_liks[-1]) > 1e-6:
+        raise StudentError(
+            f"the last entry of the {which} run's log_liks ({log_liks[-1]:.6f}) is not the average log-likelihood of the "
+            f"parameters you returned ({final:.6f}): record it after the last M-step, or return the parameters of that step."
+        )
+    gain = _em_log_lik(x, *_em_iteration(x, *params)[:3]) - final
+    if gain > _EM_CONVERGED:
+        raise StudentError(
+            f"the {which} run has not converged: one more EM iteration raises its average log-likelihood by {gain:.2g}. "
+            "An unfinished run is not a local optimum: run EM until the log-likelihood stops changing "
+            f"(gains below {_EM_CONVERGED:g} per iteration)."
+        )
+
+
+def check_em_local_optimum(fn: Callable[..., Any], x: torch.Tensor) -> Verdict:
+    """fn() returns two converged EM runs on x, (good, stuck), each (pi, mu, Sigma, log_liks); stuck ends in a worse optimum."""
+    found: dict[str, float] = {}
+
+    def body() -> None:
+        data = require_tensor(x, "X").detach().double()
+        if data.dim() != 2 or len(data) < 10:
+            raise StudentError(f"pass the data matrix X of shape [N, 2] as the second argument; got shape {list(data.shape)}.")
+        out = call(fn)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+            raise StudentError(f"return two runs, (good, stuck), in that order; got {got}.")
+        good, stuck = (_em_run(run, which, data) for run, which in zip(out, ("good", "stuck"), strict=True))
+        for which, run in (("good", good), ("stuck", stuck)):
+            _em_history_problem(which, run[3], data, run[:3])
+        ll_good, ll_stuck = good[3][-1], stuck[3][-1]
+        best = max(_best_em_optimum(data, len(good[0])), ll_good, ll_stuck)
+        found.update(good=ll_good, stuck=ll_stuck, best=best)
+        if abs(ll_good - ll_stuck) < _EM_SAME:
+            raise StudentError(
+                f"both runs end at the same optimum (average log-likelihood {ll_good:.4f}): find a start from which EM "
+                "settles somewhere worse. Look at the scatter plot: which starting means can EM not sort out?"
+            )
+        if ll_stuck > ll_good and best - ll_stuck < _EM_SAME:
+            raise StudentError(
+                f"the two runs are swapped: the stuck run ends higher ({ll_stuck:.4f}) than the good one ({ll_good:.4f}); "
+                "return the run at the best optimum first."
+            )
+        if best - ll_good > _EM_SAME:
+            raise StudentError(
+                f"the good run ends at {ll_good:.4f}, but EM from other starts reaches {best:.4f}: it is not the best "
+                "optimum. Try several starts and keep the one with the highest final log-likelihood."
+            )
+        if ll_good - ll_stuck < _EM_WORSE:
+            raise StudentError(
+                f"the stuck run ends only {ll_good - ll_stuck:.3f} nats per point below the good one, at least {_EM_WORSE} "
+                "needed: that is a near-tie, not a clearly worse optimum. Start it where the components must share out "
+                "the clusters badly."
+            )
+
+    def success() -> str:
+        return (
+            f"correct: both runs converged, the good one at {found['good']:.4f} (the best EM finds), the stuck one at "
+            f"{found['stuck']:.4f}, {found['good'] - found['stuck']:.3f} nats per point lower."
+        )
+
+    return run_check("em_local_optimum", body, success)
 
 
 # --------------------------------------------------------------------------------------------------
