@@ -40,8 +40,8 @@ ALT_TEXT: dict[str, str] = {
     ),
     "model_families": (
         "Tree of generative model families: likelihood-based models with a tractable density (autoregressive models, "
-        "normalising flows) or an approximate one (VAEs, energy-based models and Boltzmann machines); implicit "
-        "models (GANs, generative stochastic networks); and iterative refinement (diffusion models)."
+        "normalising flows) or an approximate one (VAEs, diffusion models, energy-based models and Boltzmann "
+        "machines); implicit models (GANs, generative stochastic networks)."
     ),
     "elbo_gap": (
         "Left, stacked bars: log p(x) is a fixed level made of the ELBO plus the KL gap, and the gap shrinks as q "
