@@ -29,6 +29,7 @@ N_SAMPLES = config.pick(full=5000, fast=1000)  # samples saved for lab 3
 # the short runs of the mode-collapse experiment (a multiple of SNAPSHOT_EVERY)
 COLLAPSE_STEPS = config.pick(full=500, fast=50)
 
+
 Z_DIM, CHANNELS = 64, 32  # noise size, channel width c of both networks
 D_HIDDEN = 128  # units in the hidden layer of the discriminator's MLP head
 BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.0, 0.99)
@@ -191,6 +192,37 @@ from utils.data import iterate_batches
 from utils.progress import progress
 
 
+def make_gan(
+    make_G=Generator, make_D=Discriminator, lr_g=LR, lr_d=LR, betas=BETAS, seed=0
+):
+    """Fresh G and D (DCGAN initialisation), G's average G_ema, and an Adam for each."""
+    torch.manual_seed(seed)
+    G, D = make_G().to(device), make_D().to(device)
+    G.apply(dcgan_init)
+    D.apply(dcgan_init)
+    G_ema = copy.deepcopy(G)
+    opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
+    return G, D, G_ema, opt_G, opt_D
+
+
+def real_batches(x_train):
+    """Batches of BATCH_SIZE real images, reshuffled every pass, for ever."""
+    while True:
+        for (x,) in iterate_batches(x_train, batch_size=BATCH_SIZE, drop_last=True):
+            yield x
+
+
+@torch.no_grad()
+def snapshot(G_ema, z_fixed, step, score_fn=None):
+    """G_ema's images for z_fixed at this step, with score_fn's numbers if given."""
+    G_ema.eval()
+    snap = {"step": step, "grid": G_ema(z_fixed).cpu()}
+    if score_fn is not None:
+        snap.update(score_fn(sample(G_ema, N_TRACK)))
+    return snap
+
+
 def train_gan(
     x_train: torch.Tensor,
     steps: int,
@@ -204,50 +236,26 @@ def train_gan(
     seed: int = 0,
     score_fn=None,
 ):
-    """Train a fresh GAN on x_train.
+    """Train a fresh GAN: (G, D, G_ema, history of train_step's numbers, snapshots).
 
-    Returns (G, D, G_ema, history of the train_step numbers, snapshots).
-
-    Every `every` steps (never when 0) a snapshot keeps a grid of samples, scored by
-    score_fn if given."""
-    torch.manual_seed(seed)
-    G, D = make_G().to(device), make_D().to(device)
-    G.apply(dcgan_init)
-    D.apply(dcgan_init)
-    G_ema = copy.deepcopy(G)
-    opt_G = torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas)
-    opt_D = torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas)
+    Snapshots every `every` steps (none when 0), scored by score_fn if given."""
+    G, D, G_ema, opt_G, opt_D = make_gan(make_G, make_D, lr_g, lr_d, betas, seed)
     z_fixed = torch.randn(64, Z_DIM, device=device)
     history = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": []}
     snapshots = []
     bar = progress(total=steps, desc=desc)
-    step = 0
-    while step < steps:
-        for (x,) in iterate_batches(x_train, batch_size=BATCH_SIZE, drop_last=True):
-            G.train()
-            z = torch.randn(BATCH_SIZE, Z_DIM, device=device)
-            out = train_step(G, D, opt_G, opt_D, x, z)
-            update_ema(G_ema, G, step)
-            for k, v in out.items():
-                history[k].append(v)
-            step += 1
-            bar.update()
-            if step % 25 == 0:
-                bar.set_postfix(
-                    D=f"{out['d_loss']:.2f}",
-                    G=f"{out['g_loss']:.2f}",
-                    Dx=f"{out['d_real']:.2f}",
-                    DGz=f"{out['d_fake']:.2f}",
-                )
-            if every and (step % every == 0 or step == steps):
-                G_ema.eval()
-                with torch.no_grad():
-                    snap = {"step": step, "grid": G_ema(z_fixed).cpu()}
-                if score_fn is not None:
-                    snap.update(score_fn(sample(G_ema, N_TRACK)))
-                snapshots.append(snap)
-            if step == steps:
-                break
+    for step, x in zip(range(1, steps + 1), real_batches(x_train), strict=False):
+        G.train()
+        z = torch.randn(BATCH_SIZE, Z_DIM, device=device)
+        out = train_step(G, D, opt_G, opt_D, x, z)
+        update_ema(G_ema, G, step - 1)
+        for k, v in out.items():
+            history[k].append(v)
+        bar.update()
+        if step % 25 == 0:
+            bar.set_postfix({k: f"{v:.2f}" for k, v in out.items()})
+        if every and (step % every == 0 or step == steps):
+            snapshots.append(snapshot(G_ema, z_fixed, step, score_fn))
     bar.close()
     return G, D, G_ema, history, snapshots
 

@@ -136,7 +136,17 @@ def evaluate(
     return {"loss": loss, "recon": recon, "kl": kl}
 
 
-from utils.data import iterate_batches, num_batches
+def train_epoch(model, optimizer, x_tr, beta, batch_size, bar):
+    """One pass over x_tr in shuffled batches: the mean training loss per image."""
+    total = 0.0
+    for (xb,) in iterate_batches(x_tr, batch_size=batch_size):
+        loss, _, _ = train_step(model, optimizer, xb, beta)
+        total += float(loss) * len(xb)
+        bar.update()
+    return total / len(x_tr)
+
+
+from utils.data import num_batches
 from utils.progress import progress
 
 
@@ -151,20 +161,16 @@ def train_vae(
     desc="VAE",
     verbose=True,
 ):
-    """Train with Adam and a cosine learning-rate schedule
-    return per-epoch train (and test) losses."""
+    """Adam with a cosine learning-rate schedule: per-epoch train (and test) losses."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     history = {"train": [], "test": []}
     bar = progress(total=epochs * num_batches(len(x_tr), batch_size), desc=desc)
     for epoch in range(epochs):
-        total = 0.0
-        for (xb,) in iterate_batches(x_tr, batch_size=batch_size):
-            loss, _, _ = train_step(model, optimizer, xb, beta)
-            total += float(loss) * len(xb)
-            bar.update()
+        history["train"].append(
+            train_epoch(model, optimizer, x_tr, beta, batch_size, bar)
+        )
         schedule.step()
-        history["train"].append(total / len(x_tr))
         if x_te is not None:
             history["test"].append(evaluate(model, x_te, beta)["loss"])
         if verbose:

@@ -113,7 +113,7 @@ def test_lab_3_names_a_stand_in_and_why_when_a_model_is_missing(tmp_path, monkey
     monkeypatch.setenv("GENAI_FAST", "1")
     monkeypatch.delenv("GENAI_REQUIRE_ARTIFACTS", raising=False)
     folder, nb = _runtime(tmp_path, "runtime", "03_gan_vs_vae.ipynb", {})
-    stop = next(i for i, c in enumerate(nb.cells) if "def samples_for" in cell_source(c))
+    stop = next(i for i, c in enumerate(nb.cells) if "def draw(" in cell_source(c))
     nb.cells = nb.cells[:stop]  # up to the loading: the rest needs no second run here
     out = _run(folder, nb)
     assert re.search(r"^GAN: a stand-in trained here, because gan/model\.json \(fast mode\) is not in .*Run lab 1", out, re.MULTILINE), out
@@ -125,7 +125,7 @@ def test_lab_3_refuses_a_stand_in_in_a_book_build(tmp_path, monkeypatch):
     monkeypatch.setenv("GENAI_FAST", "1")
     monkeypatch.setenv("GENAI_REQUIRE_ARTIFACTS", "1")  # as scripts/build_book.py sets it
     folder, nb = _runtime(tmp_path, "runtime", "03_gan_vs_vae.ipynb", {})
-    stop = next(i for i, c in enumerate(nb.cells) if "def samples_for" in cell_source(c))
+    stop = next(i for i, c in enumerate(nb.cells) if "def draw(" in cell_source(c))
     nb.cells = nb.cells[:stop]
     from nbclient.exceptions import CellExecutionError
 

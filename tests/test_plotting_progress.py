@@ -40,6 +40,33 @@ def test_animate_grids_makes_playable_html():
         plotting.animate_grids([])
 
 
+def test_results_table_formats_each_row_and_shows_missing_values_as_a_dash():
+    table = plotting.results_table(
+        ["GAN", "VAE"],
+        [("FID-proxy (lower)", [1.234, 20.0], ".2f", "0"), ("digits present", [10, None], "d", "10")],
+    )
+    assert table.splitlines() == [
+        "| measure | GAN | VAE | real digits |",
+        "|---|---:|---:|---:|",
+        "| FID-proxy (lower) | 1.23 | 20.00 | 0 |",
+        "| digits present | 10 | – | 10 |",
+    ]
+    assert plotting.results_table(["A"], [], reference="data").splitlines() == ["| measure | A | data |", "|---|---:|---:|"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "fragment"),
+    [
+        ([("recall", [0.5], ".3f", "")], "1 values for 2 columns"),
+        ([("digits present", [9.5, 10], "d", "10")], "format 'd' cannot show"),
+        ([("recall", ["high", 0.5], ".3f", "")], "cannot show"),
+    ],
+)
+def test_results_table_names_the_row_it_cannot_build(rows, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        plotting.results_table(["GAN", "VAE"], rows)
+
+
 def test_progress_counts_and_shows_postfix():
     bar = progress(range(5), desc="t", disable=False)
     assert list(bar) == [0, 1, 2, 3, 4]

@@ -1,9 +1,10 @@
-"""Figures every notebook reuses: image grids, loss curves and grid animations."""
+"""Figures and tables every notebook reuses: image grids, loss curves, grid animations and results tables."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
@@ -85,3 +86,20 @@ def animate_grids(frames: Sequence[torch.Tensor], titles: Sequence[str] | None =
     html = anim.to_jshtml(default_mode="once")
     plt.close(fig)
     return HTML(html)
+
+
+TableRow = tuple[str, Sequence[Any], str, str]  # (measure, one value per column, format spec, reference text)
+
+
+def results_table(columns: Sequence[str], rows: Sequence[TableRow], reference: str = "real digits") -> str:
+    """A Markdown table: a measure column, one column per model, then the reference; a value None shows as a dash."""
+    lines = [f"| measure | {' | '.join(columns)} | {reference} |", "|---|" + "---:|" * (len(columns) + 1)]
+    for measure, values, spec, ref in rows:
+        if len(values) != len(columns):
+            raise ValueError(f"the row {measure!r} has {len(values)} values for {len(columns)} columns ({', '.join(columns)}).")
+        try:
+            cells = ["–" if v is None else format(v, spec) for v in values]
+        except (TypeError, ValueError):
+            raise ValueError(f"the row {measure!r} has values {list(values)} that the format {spec!r} cannot show.") from None
+        lines.append(f"| {measure} | {' | '.join(cells)} | {ref} |")
+    return "\n".join(lines)
