@@ -5,6 +5,7 @@ solutions that the student copies replace by an answer cell."""
 from __future__ import annotations
 
 import re
+import statistics
 from typing import Any
 
 import pytest
@@ -18,6 +19,9 @@ SECTION = re.compile(r"^## (\d+)\. \S", re.MULTILINE)
 EXERCISE = re.compile(r"^#+ Exercise (\d+)( \((?:pen and paper|experiment)\))?: (\S.*)$", re.MULTILINE)
 ANY_EXERCISE_HEADING = re.compile(r"^(#+ .*\bexercise\b(?!s)|\*\*Exercise \d)", re.MULTILINE | re.IGNORECASE)
 SOLUTION_DETAILS = "<summary>Solution</summary>"
+HINT = re.compile(r"<summary>\s*Hint( \d)?\s*</summary>")
+LONGEST_CODE_CELL = 40  # lines: longer cells are split into steps with a sentence between them
+MEDIAN_CODE_CELL = 12  # lines: the book reads in small steps (the best lecture books sit near 9)
 
 
 def _numbers(pattern: re.Pattern[str], cells: list[dict[str, Any]]) -> list[int]:
@@ -63,6 +67,11 @@ def problems(nb: dict[str, Any]) -> list[str]:
                 found.append(f"cell {i}: a stub with no 'Exercise N: ...' heading before it")
             elif len(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", statement)).strip()) < 60:
                 found.append(f"cell {i}: {heading!r} states too little before its stub: say what must hold")
+            elif not 1 <= len(HINT.findall(statement)) <= 2:
+                found.append(
+                    f"cell {i}: {heading!r} has {len(HINT.findall(statement))} folded hints; "
+                    "give one or two (<details><summary>Hint 1</summary> ...), the first conceptual"
+                )
             heading, statement = None, ""
     if pen_and_paper:
         found.append(f"{heading!r} has no worked solution between solution markers")
@@ -94,7 +103,8 @@ def _nb(*cells: tuple[str, str]) -> dict[str, Any]:
     return {"cells": [{"cell_type": k, "source": s, "metadata": {}} for k, s in cells]}
 
 
-STATEMENT = "Write f(x) for a tensor x of shape [N, D]: it returns the row sums, a tensor of shape [N]."
+HINTS = "<details>\n<summary>Hint 1</summary>\n\nA row is one example.\n\n</details>"
+STATEMENT = f"Write f(x) for a tensor x of shape [N, D]: it returns the row sums, a tensor of shape [N].\n\n{HINTS}"
 EX_A, EX_B = f"### Exercise 1: a\n\n{STATEMENT}", f"### Exercise 1: b\n\n{STATEMENT}"
 STUB = "def f(x):\n    ### BEGIN SOLUTION\n    return x.sum(1)\n    ### END SOLUTION"
 WORKED = "<!-- ### BEGIN SOLUTION -->\n<details>\n<summary>Solution</summary>\n\nIt is.\n\n</details>\n<!-- ### END SOLUTION -->"
@@ -118,6 +128,8 @@ WORKED = "<!-- ### BEGIN SOLUTION -->\n<details>\n<summary>Solution</summary>\n\
         (_nb(("markdown", EX_A), ("code", STUB), ("code", STUB)), "a stub with no 'Exercise N"),
         (_nb(("code", STUB)), "a stub with no 'Exercise N"),
         (_nb(("markdown", "### Exercise 1: a"), ("code", STUB)), "states too little"),
+        (_nb(("markdown", f"### Exercise 1: a\n\n{STATEMENT.replace(HINTS, '')}"), ("code", STUB)), "has 0 folded hints"),
+        (_nb(("markdown", f"### Exercise 1: a\n\n{STATEMENT}\n\n{HINTS}\n\n{HINTS}"), ("code", STUB)), "has 3 folded hints"),
         (_nb(("markdown", "### A further exercise (pen and paper): a\n\nShow it."), ("markdown", WORKED)), "an exercise heading reads"),
         (_nb(("markdown", "**Exercise 1 (a bold label).** Show it."), ("markdown", WORKED)), "an exercise heading reads"),
         (
@@ -150,3 +162,22 @@ def test_the_structure_check_passes_a_well_formed_notebook():
         ("markdown", WORKED),
     )
     assert problems(nb) == []
+
+
+def _code_cell_lengths() -> list[tuple[int, str]]:
+    """(lines, 'notebook cell i') for every code cell of every source notebook."""
+    return [
+        (len(cell_source(c).strip("\n").splitlines()), f"{path.name} cell {i}")
+        for path in SOURCE_NOTEBOOKS
+        for i, c in enumerate(read_notebook(path)["cells"])
+        if c["cell_type"] == "code"
+    ]
+
+
+def test_code_cells_are_short_enough_to_take_in():
+    lengths = sorted(_code_cell_lengths(), reverse=True)
+    print("longest code cells:", ", ".join(f"{where} ({n} lines)" for n, where in lengths[:8]))
+    too_long = [f"{where} ({n} lines)" for n, where in lengths if n > LONGEST_CODE_CELL]
+    assert not too_long, f"split these into steps with a sentence between them (at most {LONGEST_CODE_CELL} lines): {too_long}"
+    median = statistics.median(n for n, _ in lengths)
+    assert median <= MEDIAN_CODE_CELL, f"the median code cell has {median} lines; split the longest cells into steps"
