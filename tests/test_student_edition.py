@@ -7,10 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import assignments  # scripts/assignments.py (tests/helpers.py puts scripts/ on the path)
 import yaml
 from helpers import ROOT, book_config, toc_files
-
-from utils import assignments
 
 sys.path.insert(0, str(ROOT / "scripts"))
 

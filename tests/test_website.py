@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import assignments  # scripts/assignments.py (tests/helpers.py puts scripts/ on the path)
 import pytest
 import websocket
 import yaml
 from helpers import ROOT, SOLUTION_SOURCES, book_config, cell_source, read_notebook, toc_files
-
-from utils import assignments
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_FLAGS = [
