@@ -2,7 +2,8 @@
 
 A tiny book whose one notebook logs every execution (and its mode) is built four times: fast, fast again
 (nothing runs), full (runs again, and the page shows full-mode output), and full after a change to a file
-of `utils/` (runs again).
+of `utils/` that it imports (runs again). Each notebook's key covers the helper modules it imports: editing
+one re-executes only the notebooks that import it, and editing scripts, tests or Markdown executes nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import build_book  # scripts/build_book.py (tests/helpers.py puts scripts/ on the path)
 import pytest
 from helpers import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import build_book  # noqa: E402
 
 NOTEBOOK = {
     "cells": [
@@ -98,7 +96,7 @@ def test_conditions_tell_modes_and_helpers_apart(tmp_path, monkeypatch):
     assert fast["mode"] == "fast" and full["mode"] == "full" and fast["device"] == "cpu"
     assert build_book.cache_name(fast) != build_book.cache_name(full)
     assert build_book.cache_name(fast).startswith("fast-cpu-")
-    assert build_book.cache_name({**full, "utils": "other"}) != build_book.cache_name(full)
+    assert build_book.cache_name({**full, "requirements": "other"}) != build_book.cache_name(full)
     assert build_book.cache_name({**full, "packages": "other"}) != build_book.cache_name(full)
     config = build_book.build_config(ROOT, tmp_path / "cache")
     assert config["execute"]["cache"] == str(tmp_path / "cache") and config["title"]
@@ -281,3 +279,148 @@ def test_the_test_run_starts_the_lab_model_makers_first_and_their_reader_soon_af
     front = queue_front()
     assert front[:2] == ["labs/solutions/01_gan_lab.ipynb", "labs/solutions/02_vae_lab.ipynb"]
     assert front[2:-1] == list(SLOW_FIRST) and front[-1] == "labs/solutions/03_gan_vs_vae.ipynb"
+
+
+# Per-notebook keys: three notebooks of a tiny book import different modules of its (copied) helpers.
+PROBES = {
+    "utils/checks/probe_a.py": "VALUE = 'a'\n",
+    "utils/checks/probe_b.py": "from . import probe_shared\n\nVALUE = 'b' + probe_shared.VALUE\n",
+    "utils/checks/probe_shared.py": "VALUE = 'shared'\n",
+    "utils/probe_data.py": "FOLDER = 'probe_weights'\n",
+    "utils/probe_weights/model.bin": "weights v1",
+}
+
+
+def _logging(name: str, code: str) -> str:
+    """A notebook cell that runs code and then logs the notebook's name."""
+    return f"{code}\nwith open('runs.log', 'a') as log:\n    log.write({name!r} + '\\n')"
+
+
+def _keyed_book(tmp_path: Path) -> Path:
+    """A book whose notebooks a, b and plain import a check module, another one (through a third) and no helper."""
+    book = tmp_path / "book"
+    _tiny_book(book)
+    (book / "probe.ipynb").unlink()
+    for rel, text in PROBES.items():
+        (book / rel).parent.mkdir(parents=True, exist_ok=True)
+        (book / rel).write_text(text)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: plain\nchapters:\n  - file: a\n  - file: b\n  - file: data\n")
+    notebooks = {
+        "a": "from utils.checks import probe_a as checks\nprint(checks.VALUE)",
+        "b": "from utils.checks import probe_b\nprint(probe_b.VALUE)",
+        "data": "%load_ext autoreload\nimport utils.probe_data\nprint('data')",
+        "plain": "print('plain')",
+    }
+    for name, code in notebooks.items():
+        (book / f"{name}.ipynb").write_text(json.dumps(_notebook(_logging(name, code))))
+    for rel in ("scripts/tool.py", "tests/test_tool.py"):  # a book's scripts and tests: no notebook imports them
+        (book / rel).parent.mkdir(exist_ok=True)
+        (book / rel).write_text("X = 1\n")
+    return book
+
+
+def _executed(book: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Execute what the book's cache lacks (fast mode); return the names of the notebooks that ran, sorted."""
+    return sorted(_pre_execute(book, monkeypatch, fast=True))
+
+
+def _edit(path: Path, line: str = "# an edit") -> None:
+    """Append one line to a file."""
+    with open(path, "a") as f:
+        f.write(f"\n{line}\n")
+
+
+def test_the_import_graph_of_a_notebook_holds_only_what_it_imports(tmp_path):
+    book = _keyed_book(tmp_path)
+    names = {nb: [p.relative_to(book).as_posix() for p in build_book.imported_files(book / f"{nb}.ipynb", book)] for nb in ("a", "b")}
+    assert names["a"] == ["utils/__init__.py", "utils/checks/__init__.py", "utils/checks/probe_a.py"]
+    assert names["b"] == ["utils/__init__.py", "utils/checks/__init__.py", "utils/checks/probe_b.py", "utils/checks/probe_shared.py"]
+    assert build_book.imported_files(book / "plain.ipynb", book) == []
+    data = [p.relative_to(book).as_posix() for p in build_book.imported_files(book / "data.ipynb", book)]
+    assert "utils/probe_weights/model.bin" in data, "the data a module reads is not part of its notebook's key"
+
+
+def test_this_books_lab_notebook_imports_one_check_module():
+    """The checks package imports no check module itself, so a notebook depends on its own checks only."""
+    files = build_book.imported_files(ROOT / "labs" / "solutions" / "01_gan_lab.ipynb")
+    checks = sorted(p.name for p in files if p.parent == ROOT / "utils" / "checks")
+    assert checks == ["__init__.py", "core.py", "gan_lab.py"], checks
+    vs = build_book.imported_files(ROOT / "labs" / "solutions" / "03_gan_vs_vae.ipynb")
+    assert ROOT / "lab_code" / "gan_lab.py" in vs, "lab 3's key misses the lab code it imports"
+
+
+def test_editing_a_module_executes_again_only_the_notebooks_that_import_it(tmp_path, monkeypatch):
+    book = _keyed_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    assert _executed(book, monkeypatch) == ["a", "b", "data", "plain"]
+    assert _executed(book, monkeypatch) == [], "an unchanged book executed again"
+    _edit(book / "utils" / "checks" / "probe_a.py")
+    assert _executed(book, monkeypatch) == ["a"], "editing one check module executed notebooks that do not import it"
+    _edit(book / "utils" / "checks" / "probe_shared.py")
+    assert _executed(book, monkeypatch) == ["b"], "a module imported through another one is not in the key"
+    (book / "utils" / "probe_weights" / "model.bin").write_text("weights v2")
+    assert _executed(book, monkeypatch) == ["data"], "new data of a module did not execute its notebook again"
+    for rel in ("scripts/tool.py", "tests/test_tool.py"):
+        _edit(book / rel)
+    assert _executed(book, monkeypatch) == [], "editing scripts or tests executed notebooks"
+    nb = json.loads((book / "a.ipynb").read_text())
+    nb["cells"][0]["source"] = "# Probe, retitled\n\nNew prose."
+    (book / "a.ipynb").write_text(json.dumps(nb))
+    assert _executed(book, monkeypatch) == [], "a Markdown edit executed its notebook"
+    _edit(book / "utils" / "config.py")
+    assert _executed(book, monkeypatch) == [], "a module that no notebook imports executed notebooks"
+    _edit(book / "utils" / "__init__.py")
+    assert _executed(book, monkeypatch) == ["a", "b", "data"], "the package every import of utils runs is not in the key"
+
+
+def test_an_outdated_result_is_removed_even_when_executing_it_again_fails(tmp_path, monkeypatch):
+    book = _keyed_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    monkeypatch.setenv("GENAI_FAST", "1")
+    _executed(book, monkeypatch)
+    (book / "utils" / "checks" / "probe_a.py").write_text("raise ValueError('planted failure')\n")
+    config = {"execute": {"execute_notebooks": "cache", "timeout": 120}}
+    cache_path = book / "_build" / "cache-True"
+    failures = build_book.pre_execute(book, config, cache_path, jobs=2, graph=build_book.artifact_graph(book, "fast"))
+    assert failures == ["a.ipynb"]
+    assert build_book.cached_pages(book, config, cache_path)["a"] is None, "the page would show the result made with the old module"
+
+
+def test_a_notebook_whose_code_does_not_parse_depends_on_every_module(tmp_path):
+    book = _keyed_book(tmp_path)
+    (book / "plain.ipynb").write_text(json.dumps(_notebook("print(")))
+    assert build_book.imported_files(book / "plain.ipynb", book) is None
+    before = build_book.module_digest(book / "plain.ipynb", book)
+    _edit(book / "utils" / "checks" / "probe_a.py")
+    assert build_book.module_digest(book / "plain.ipynb", book) != before
+
+
+@pytest.mark.book
+def test_a_rebuild_reads_again_the_pages_whose_results_changed_and_renders_markdown_edits(tmp_path):
+    """Through the whole build: the re-executed page shows its new output, and a Markdown edit shows without executing."""
+    book = _keyed_book(tmp_path)
+    env = {**os.environ, "GENAI_FAST": "1", "GENAI_DEVICE": "cpu", "GENAI_ARTIFACTS": str(book / "artifacts")}
+    env.pop("MPLBACKEND", None)
+
+    def build() -> str:
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(book)], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+        return out.stdout
+
+    def page(name: str) -> str:
+        return (book / "_build" / "html" / f"{name}.html").read_text(encoding="utf-8")
+
+    build()
+    (book / "utils" / "checks" / "probe_a.py").write_text("VALUE = 'edited-module'\n")
+    log = build()
+    assert "executing 1 notebook(s)" in log and "executed a.ipynb" in log, log
+    assert "edited-module" in page("a"), "the page of the notebook executed again still shows the old output"
+    nb = json.loads((book / "b.ipynb").read_text())
+    nb["cells"][0]["source"] = "# Probe\n\nA sentence added in Markdown."
+    (book / "b.ipynb").write_text(json.dumps(nb))
+    runs = _runs(book)
+    log = build()
+    assert "executing" not in log and _runs(book) == runs, "a Markdown edit executed a notebook"
+    assert "A sentence added in Markdown." in page("b") and "bshared" in page("b")

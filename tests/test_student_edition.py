@@ -14,6 +14,7 @@ from helpers import ROOT, book_config, toc_files
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_student_edition as edition  # noqa: E402
+from book_files import toc_data  # noqa: E402
 
 SECRET = "SECRET_ANSWER = 4242"
 
@@ -47,8 +48,8 @@ def test_student_toc_swaps_solutions_for_student_copies_and_drops_the_instructor
 
 
 def test_student_toc_of_this_book_names_existing_student_copies_only():
-    toc = edition.student_toc(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-    files = edition.toc_files(toc)
+    toc = edition.student_toc(toc_data(ROOT))
+    files = toc_files(toc=toc)
     assert not [f for f in files if "/solutions/" in f]
     assert "instructors" not in files
     lectures = [f.replace("solutions/", "") for f in toc_files() if f.startswith("lectures/")]
