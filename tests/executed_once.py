@@ -42,7 +42,42 @@ def _marker(path: Path) -> str:
 
 def _is_nbval_cell(item: pytest.Item) -> bool:
     """True for the items nbval makes of notebook cells."""
-    return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell_num")
+    from nbval.plugin import IPyNbCell
+
+    return isinstance(item, IPyNbCell)
+
+
+def changed_internals() -> list[str]:
+    """One line for each interface this plugin and scripts/build_book.py use that is not public and has changed."""
+    import inspect
+
+    problems = []
+    try:
+        from nbval.plugin import IPyNbCell, IPyNbFile
+    except ImportError:
+        return ["nbval.plugin no longer defines IPyNbCell and IPyNbFile, whose runs tests/executed_once.py caches"]
+    params = inspect.signature(IPyNbCell.__init__).parameters
+    problems += [
+        f"nbval's IPyNbCell no longer takes `{name}`, which tests/executed_once.py reads"
+        for name in ("cell_num", "cell")
+        if name not in params
+    ]
+    if "self.test_outputs = " not in inspect.getsource(IPyNbCell.runtest):
+        problems.append(
+            "nbval's IPyNbCell.runtest no longer keeps the cell's outputs in `test_outputs`, which tests/executed_once.py caches"
+        )
+    if "self.nb = " not in inspect.getsource(IPyNbFile.collect):
+        problems.append("nbval's IPyNbFile.collect no longer keeps the notebook in `nb`, which tests/executed_once.py caches")
+    import xdist.plugin
+
+    if 'dest="loadscopereorder"' not in inspect.getsource(xdist.plugin):
+        problems.append("pytest-xdist's --no-loadscope-reorder no longer sets `loadscopereorder`, which tests/executed_once.py sets")
+    from jupyter_cache.cache.main import JupyterCacheBase
+
+    for method in ("match_cache_notebook", "cache_notebook_bundle", "remove_cache", "list_cache_records", "get_cache_bundle"):
+        if not callable(getattr(JupyterCacheBase, method, None)):
+            problems.append(f"jupyter-cache's cache has no `{method}` any more, which scripts/build_book.py calls")
+    return problems
 
 
 @contextmanager
@@ -189,8 +224,11 @@ def file_order(counts: dict[str, int], front: list[str]) -> list[str]:
     return first + rest
 
 
+ORDER_KEY = "genai_file_order"  # sent to each pytest-xdist worker: collect the files in file_order()
+
+
 def _loadfile(config: pytest.Config) -> bool:
-    """Whether pytest-xdist hands out whole files (`--dist loadfile`)."""
+    """Whether pytest-xdist hands out whole files (`--dist loadfile`): asked on the controller."""
     return config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "loadfile"
 
 
@@ -201,9 +239,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.loadscopereorder = False  # what --no-loadscope-reorder sets: the order comes from collection
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each worker (through pytest-xdist's workerinput) whether to collect the files in file_order()."""
+    node.workerinput[ORDER_KEY] = _loadfile(node.config)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `--dist loadfile`, collect the files of queue_front() first, then the others by number of tests."""
-    if not _loadfile(config):
+    """On a worker of `--dist loadfile`, collect the files of queue_front() first, then the others by number of tests."""
+    if not getattr(config, "workerinput", {}).get(ORDER_KEY):
         return
     by_file: dict[str, list[pytest.Item]] = {}
     for item in items:

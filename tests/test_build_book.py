@@ -424,3 +424,25 @@ def test_a_rebuild_reads_again_the_pages_whose_results_changed_and_renders_markd
     log = build()
     assert "executing" not in log and _runs(book) == runs, "a Markdown edit executed a notebook"
     assert "A sentence added in Markdown." in page("b") and "bshared" in page("b")
+
+
+def test_the_interfaces_that_are_not_public_are_those_the_plugin_and_the_build_expect():
+    """nbval has no public way to read a run's outputs (requirements.txt pins it): an upgrade that moves them fails here."""
+    from executed_once import changed_internals
+
+    problems = changed_internals()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_test_files_start_in_the_order_the_plugin_gives():
+    """Under --dist loadfile: the files of queue_front() first, in order, then the others, most tests first."""
+    from executed_once import file_order
+
+    counts = {"tests/test_small.py": 2, "labs/solutions/03_gan_vs_vae.ipynb": 40, "tests/test_big.py": 9, "tests/test_build_book.py": 5}
+    front = ["labs/solutions/01_gan_lab.ipynb", "tests/test_build_book.py", "labs/solutions/03_gan_vs_vae.ipynb"]
+    assert file_order(counts, front) == [
+        "tests/test_build_book.py",
+        "labs/solutions/03_gan_vs_vae.ipynb",
+        "tests/test_big.py",
+        "tests/test_small.py",
+    ]
