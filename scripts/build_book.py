@@ -5,20 +5,28 @@ Usage: python scripts/build_book.py [--jobs N] [BOOK] [jupyter-book build option
 The site lands in `_build/html/` (with `--path-output DIR`, in `DIR/_build/html/`, its caches beside it).
 
 `jupyter-book build` keys its execution cache by a notebook's code alone, so a full build would reuse
-fast-mode results and a change to `utils/` would never be executed. This entry point gives every set of
-conditions its own cache, `_build/.jupyter_cache/<mode>-<device>-<digest>`, where the digest covers
-`utils/` (code and weights), `requirements.txt` and the installed packages, and tells Sphinx to read every
-page again whenever the conditions differ from the last build's. So a build never shows a result made in
-another mode, on another device or with other helpers; going back to earlier conditions finds their
-cache again.
+fast-mode results and a change to `utils/` would never be executed. Here each notebook's cached result is
+keyed by everything it uses:
+
+- the mode and the device, `requirements.txt` and the installed packages: one cache folder for each set,
+  `_build/.jupyter_cache/<mode>-<device>-<digest>` (going back to earlier conditions finds their cache again,
+  and Sphinx reads every page again when they differ from the last build's);
+- its code cells (jupyter-cache's own hash: a Markdown edit re-renders the page without executing it);
+- the book's modules it imports, directly or through each other (`utils/`, `lab_code/`, found statically
+  by walking the import statements of its cells and of those modules), with the data files they name
+  (the metrics classifier's weights): editing `utils/checks/gan_lab.py` executes only lab 1 again, and
+  editing `scripts/` or `tests/` executes nothing;
+- the artifacts it reads (declared under `artifacts:` in `_config.yml`).
+
+The last two are stored with the cached result (`modules`, `reads`); a result whose digests differ from
+the current ones is removed from the cache and executed again, and its page is read again by Sphinx
+(scripts/sphinx_reread.py), even though its file did not change.
 
 Before Sphinx runs, the notebooks missing from that cache are executed N at a time (default: one per
 core, each kernel with OMP_NUM_THREADS = cores / N unless set), filling the very cache the build reads.
-Which notebooks make and read the lab models is declared once, under `artifacts:` in `_config.yml`.
-A reader waits until every maker of what it reads is done (so the makers start first, then the notebooks
-that took longest last time); its cached result records the digest of the artifacts it read, and is
-executed again when they change; a maker whose artifacts are missing runs again before its readers; and
-a reader whose artifacts are still missing stops the build with a message naming them. Kernels run with
+A reader of artifacts waits until every maker of what it reads is done (so the makers start first, then the
+notebooks that took longest last time); a maker whose artifacts are missing runs again before its readers;
+and a reader whose artifacts are still missing stops the build with a message naming them. Kernels run with
 GENAI_REQUIRE_ARTIFACTS=1, so a page never shows a stand-in model.
 """
 
