@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -446,3 +447,24 @@ def test_the_test_files_start_in_the_order_the_plugin_gives():
         "tests/test_big.py",
         "tests/test_small.py",
     ]
+
+
+@pytest.mark.book
+def test_the_rebuild_benchmark_times_a_markdown_edit_and_a_module_edit_and_restores_the_files(tmp_path, monkeypatch, capsys):
+    """benchmarks/rebuild_times.py on a tiny book: what each rebuild executed, and the edited files as they were."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import rebuild_times
+
+    book = _keyed_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    monkeypatch.setenv("GENAI_DEVICE", "cpu")
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    before = {p: p.read_bytes() for p in (book / "a.ipynb", book / "utils" / "checks" / "probe_a.py")}
+    args = ["--book", str(book), "--mode", "fast", "--lecture", "a", "--module", "utils/checks/probe_a.py"]
+    assert rebuild_times.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\| nothing \| \d+ \| none \|", out), out
+    assert re.search(r"\| one sentence of Markdown in `a.ipynb` \| \d+ \| none \|", out), out
+    assert re.search(r"\| one line of `utils/checks/probe_a.py` \| \d+ \| `a.ipynb` \|", out), out
+    assert all(p.read_bytes() == text for p, text in before.items()), "an edited file was not restored"
+    assert rebuild_times.SENTENCE not in (book / "_build" / "html" / "a.html").read_text(encoding="utf-8")
