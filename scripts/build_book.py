@@ -427,18 +427,24 @@ def output_folder(root: Path, extra: list[str]) -> Path:
     return root
 
 
-def cached_pages(root: Path, config: dict[str, Any], cache_path: Path) -> dict[str, int | None]:
-    """For each executed page (docname), the cache record its results come from now (None: not cached)."""
+def cached_pages(root: Path, config: dict[str, Any], cache_path: Path) -> dict[str, str | None]:
+    """For each executed page (docname), which cache record its results come from now (None: not cached).
+
+    A record is named by its number and its creation time: SQLite gives a new record the number of one just removed.
+    """
     import nbformat
     from jupyter_cache import get_cache
 
     cache = get_cache(str(cache_path))
-    pages: dict[str, int | None] = {}
+    pages: dict[str, str | None] = {}
     for path in toc_notebooks(root, config):
+        doc = path.relative_to(root).with_suffix("").as_posix()
         try:
-            pages[path.relative_to(root).with_suffix("").as_posix()] = cache.match_cache_notebook(nbformat.read(path, as_version=4)).pk
+            record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:
-            pages[path.relative_to(root).with_suffix("").as_posix()] = None
+            pages[doc] = None
+            continue
+        pages[doc] = f"{record.pk}@{record.created.isoformat()}"
     return pages
 
 

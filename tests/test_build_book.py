@@ -33,7 +33,7 @@ NOTEBOOK = {
                 "from utils import config\n"
                 "mode = 'fast' if config.fast_mode() else 'full'\n"
                 "with open('runs.log', 'a') as log:\n    log.write(mode + '\\n')\n"
-                "print('MODE-' + mode)"
+                "print('MODE-' + mode, getattr(config, 'EDITED', ''))"
             ),
         },
     ],
@@ -83,12 +83,19 @@ def test_a_build_never_reuses_results_made_under_other_conditions(tmp_path):
     assert _runs(book) == ["fast", "full"], "a full build after a fast one did not execute"
     assert "MODE-full" in page and "MODE-fast" not in page, "the full build shows fast-mode output"
     with open(book / "utils" / "config.py", "a") as f:
-        f.write("\n# an edit of the helpers\n")
-    _build(book, fast=False)
+        f.write("\nEDITED = 'HELPERS-EDITED'  # an edit of the helpers\n")
+    page = _build(book, fast=False)
     assert _runs(book) == ["fast", "full", "full"], "a change to utils/ did not execute again"
+    assert "HELPERS-EDITED" in page, "the page of the notebook executed again still shows the old output"
+    nb = json.loads((book / "probe.ipynb").read_text())
+    nb["cells"][0]["source"] = "# Probe\n\nA sentence added in Markdown."
+    (book / "probe.ipynb").write_text(json.dumps(nb))
+    page = _build(book, fast=False)
+    assert _runs(book) == ["fast", "full", "full"], "a Markdown edit executed the notebook"
+    assert "A sentence added in Markdown." in page and "HELPERS-EDITED" in page, "the Markdown edit is not on the page"
 
 
-def test_conditions_tell_modes_and_helpers_apart(tmp_path, monkeypatch):
+def test_conditions_tell_modes_and_packages_apart(tmp_path, monkeypatch):
     monkeypatch.setenv("GENAI_DEVICE", "cpu")
     monkeypatch.setenv("GENAI_FAST", "1")
     fast = build_book.conditions(ROOT)
@@ -394,37 +401,6 @@ def test_a_notebook_whose_code_does_not_parse_depends_on_every_module(tmp_path):
     before = build_book.module_digest(book / "plain.ipynb", book)
     _edit(book / "utils" / "checks" / "probe_a.py")
     assert build_book.module_digest(book / "plain.ipynb", book) != before
-
-
-@pytest.mark.book
-def test_a_rebuild_reads_again_the_pages_whose_results_changed_and_renders_markdown_edits(tmp_path):
-    """Through the whole build: the re-executed page shows its new output, and a Markdown edit shows without executing."""
-    book = _keyed_book(tmp_path)
-    env = {**os.environ, "GENAI_FAST": "1", "GENAI_DEVICE": "cpu", "GENAI_ARTIFACTS": str(book / "artifacts")}
-    env.pop("MPLBACKEND", None)
-
-    def build() -> str:
-        out = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "build_book.py"), str(book)], env=env, capture_output=True, text=True, timeout=600
-        )
-        assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
-        return out.stdout
-
-    def page(name: str) -> str:
-        return (book / "_build" / "html" / f"{name}.html").read_text(encoding="utf-8")
-
-    build()
-    (book / "utils" / "checks" / "probe_a.py").write_text("VALUE = 'edited-module'\n")
-    log = build()
-    assert "executing 1 notebook(s)" in log and "executed a.ipynb" in log, log
-    assert "edited-module" in page("a"), "the page of the notebook executed again still shows the old output"
-    nb = json.loads((book / "b.ipynb").read_text())
-    nb["cells"][0]["source"] = "# Probe\n\nA sentence added in Markdown."
-    (book / "b.ipynb").write_text(json.dumps(nb))
-    runs = _runs(book)
-    log = build()
-    assert "executing" not in log and _runs(book) == runs, "a Markdown edit executed a notebook"
-    assert "A sentence added in Markdown." in page("b") and "bshared" in page("b")
 
 
 def test_the_interfaces_that_are_not_public_are_those_the_plugin_and_the_build_expect():
