@@ -5,31 +5,41 @@ Usage: python scripts/build_book.py [--jobs N] [BOOK] [jupyter-book build option
 The site lands in `_build/html/` (with `--path-output DIR`, in `DIR/_build/html/`, its caches beside it).
 
 `jupyter-book build` keys its execution cache by a notebook's code alone, so a full build would reuse
-fast-mode results and a change to `utils/` would never be executed. This entry point gives every set of
-conditions its own cache, `_build/.jupyter_cache/<mode>-<device>-<digest>`, where the digest covers
-`utils/` (code and weights), `requirements.txt` and the installed packages, and tells Sphinx to read every
-page again whenever the conditions differ from the last build's. So a build never shows a result made in
-another mode, on another device or with other helpers; going back to earlier conditions finds their
-cache again.
+fast-mode results and a change to `utils/` would never be executed. Here each notebook's cached result is
+keyed by everything it uses:
+
+- the mode and the device, `requirements.txt` and the installed packages: one cache folder for each set,
+  `_build/.jupyter_cache/<mode>-<device>-<digest>` (going back to earlier conditions finds their cache again,
+  and Sphinx reads every page again when they differ from the last build's);
+- its code cells (jupyter-cache's own hash: a Markdown edit re-renders the page without executing it);
+- the book's modules it imports, directly or through each other (`utils/`, `lab_code/`, found statically
+  by walking the import statements of its cells and of those modules), with the data files they name
+  (the metrics classifier's weights): editing `utils/checks/gan_lab.py` executes only lab 1 again, and
+  editing `scripts/` or `tests/` executes nothing;
+- the artifacts it reads (declared under `artifacts:` in `_config.yml`).
+
+The last two are stored with the cached result (`modules`, `reads`); a result whose digests differ from
+the current ones is removed from the cache and executed again, and its page is read again by Sphinx
+(scripts/sphinx_reread.py), even though its file did not change.
 
 Before Sphinx runs, the notebooks missing from that cache are executed N at a time (default: one per
 core, each kernel with OMP_NUM_THREADS = cores / N unless set), filling the very cache the build reads.
-Which notebooks make and read the lab models is declared once, under `artifacts:` in `_config.yml`.
-A reader waits until every maker of what it reads is done (so the makers start first, then the notebooks
-that took longest last time); its cached result records the digest of the artifacts it read, and is
-executed again when they change; a maker whose artifacts are missing runs again before its readers; and
-a reader whose artifacts are still missing stops the build with a message naming them. Kernels run with
+A reader of artifacts waits until every maker of what it reads is done (so the makers start first, then the
+notebooks that took longest last time); a maker whose artifacts are missing runs again before its readers;
+and a reader whose artifacts are still missing stops the build with a message naming them. Kernels run with
 GENAI_REQUIRE_ARTIFACTS=1, so a page never shows a stand-in model.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from fnmatch import fnmatch
 from importlib import metadata
@@ -37,9 +47,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from book_files import jupyter_cache_folder, toc_files
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path("_build") / ".build"
+REREAD_EXTENSION = "sphinx_reread"  # scripts/sphinx_reread.py: Sphinx reads again the pages whose executed results changed
 
 
 def _digest_files(paths: list[Path], root: Path) -> str:
@@ -50,24 +62,133 @@ def _digest_files(paths: list[Path], root: Path) -> str:
     return h.hexdigest()
 
 
+def _helpers_root(root: Path) -> Path:
+    """The folder whose `utils/` the book's notebooks import: the book's own, else this repository's."""
+    return root if (root / "utils" / "config.py").is_file() else ROOT
+
+
 def conditions(root: Path = ROOT) -> dict[str, str]:
-    """What an executed notebook's results depend on besides its code: mode, device, helpers, packages."""
-    helpers = root if (root / "utils" / "config.py").is_file() else ROOT  # a book without helpers of its own
+    """What every executed notebook's results depend on besides its own code and imports: mode, device, packages."""
+    helpers = _helpers_root(root)
     sys.path.insert(0, str(helpers))
     try:
         from utils import config  # the book's own helpers decide the mode and the device
     finally:
         sys.path.pop(0)
-    utils_files = [p for p in (helpers / "utils").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"])
     requirements = root / "requirements.txt"
     return {
         "mode": "fast" if config.fast_mode() else "full",
         "device": config.get_device().type,
-        "utils": _digest_files(utils_files, helpers),
         "requirements": hashlib.sha256(requirements.read_bytes() if requirements.is_file() else b"").hexdigest(),
         "packages": hashlib.sha256("\n".join(packages).encode()).hexdigest(),
     }
+
+
+def _code(text: str) -> ast.Module | None:
+    """A cell's (or a module's) code as a syntax tree, IPython's magics and shell lines blanked; None if it does not parse."""
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _imported_names(tree: ast.Module, package: str | None) -> set[str]:
+    """Every dotted module name a syntax tree may import (a `from a import b` gives a, and a.b in case b is a module)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):  # imports inside functions count too: they run when the function does
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against the importing module's package
+                parts = (package or "").split(".")
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([p for p in parts if p] + ([base] if base else []))
+            if base:
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return {prefix for name in names for prefix in _prefixes(name)}
+
+
+def _prefixes(name: str) -> list[str]:
+    """a.b.c -> a, a.b, a.b.c: importing a submodule runs its packages' __init__ first."""
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _module_file(name: str, search: list[Path]) -> Path | None:
+    """The file of a module of the book (a.b -> a/b.py or a/b/__init__.py) in the first folder that has it."""
+    rel = Path(*name.split("."))
+    for folder in search:
+        for path in (folder / rel.with_suffix(".py"), folder / rel / "__init__.py"):
+            if path.is_file():
+                return path
+    return None
+
+
+def _data_files(module: Path, tree: ast.Module) -> list[Path]:
+    """Data a module reads from its package: the files under each subfolder of its package that it names in a string."""
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    subfolders = [d for d in module.parent.iterdir() if d.is_dir() and d.name != "__pycache__"]
+    folders = [d for d in subfolders if d.name in strings and not (d / "__init__.py").is_file()]  # data, not subpackages
+    return [p for d in folders for p in d.rglob("*") if p.is_file()]
+
+
+def imported_files(notebook: Path, root: Path = ROOT) -> list[Path] | None:
+    """The book's own modules (utils/, lab_code/, ...) a notebook imports, directly or through them, and the data they read.
+
+    Found statically from the import statements of its code cells and of every module reached (a module-graph
+    walk). None when a code cell cannot be parsed: then the notebook counts as importing all of them.
+    """
+    import nbformat
+
+    helpers = _helpers_root(root)
+    search = [helpers, notebook.parent]
+    nb = nbformat.read(notebook, as_version=4)
+    todo: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            tree = _code(cell.source)
+            if tree is None:
+                return None
+            todo |= _imported_names(tree, None)
+    seen: set[str] = set()
+    files: set[Path] = set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        path = _module_file(name, search)
+        if path is None:
+            continue  # an installed package or a name inside a module: the packages are in the conditions
+        files.add(path)
+        tree = _code(path.read_text(encoding="utf-8"))
+        if tree is None:
+            continue  # a module that does not parse fails when imported; its own digest still counts
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        files.update(_data_files(path, tree))
+        todo |= _imported_names(tree, package) - seen
+    return sorted(files)
+
+
+def _all_module_files(root: Path) -> list[Path]:
+    """Every file of the book's own packages: what a notebook whose code does not parse is taken to depend on."""
+    helpers = _helpers_root(root)
+    folders = [d for d in helpers.iterdir() if d.is_dir() and (d / "__init__.py").is_file()]
+    return sorted(p for d in folders for p in d.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def module_digest(notebook: Path, root: Path = ROOT) -> str:
+    """A hash of the book's modules a notebook imports (transitively) and the data they read: part of its cache key."""
+    files = imported_files(notebook, root)
+    helpers = _helpers_root(root)
+    files = _all_module_files(root) if files is None else files
+    h = hashlib.sha256()
+    for p in sorted(files):
+        rel = p.relative_to(helpers).as_posix() if p.is_relative_to(helpers) else p.relative_to(notebook.parent).as_posix()
+        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def cache_name(cond: dict[str, str]) -> str:
@@ -134,38 +255,44 @@ def with_absolute_paths(config: dict[str, Any], root: Path) -> dict[str, Any]:
 
 def toc_notebooks(root: Path, config: dict[str, Any]) -> list[Path]:
     """The notebooks of the table of contents that the build executes (not in execute.exclude_patterns)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            files.extend([node[k] for k in ("root", "file") if k in node])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
     excluded = config.get("execute", {}).get("exclude_patterns", [])
-    paths = [root / f"{f}.ipynb" for f in dict.fromkeys(files)]
+    paths = [root / f"{f}.ipynb" for f in toc_files(root)]
     return [p for p in paths if p.is_file() and not any(fnmatch(p.relative_to(root).as_posix(), pat) for pat in excluded)]
 
 
 def _execute(path: str, timeout: int | None, threads: int) -> tuple[str, float, str | None]:
     """Execute one notebook in its own folder (in a worker process); return it as JSON, the seconds and any error."""
     import nbformat
-    from jupyter_cache.executors.utils import single_nb_execution
+    from nbclient import NotebookClient
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # the kernel inherits it
     os.environ["GENAI_REQUIRE_ARTIFACTS"] = "1"  # a page never shows a stand-in model
     nb = nbformat.read(path, as_version=4)
+    resources = {"metadata": {"path": str(Path(path).parent)}}
+    client = NotebookClient(nb, timeout=timeout, allow_errors=False, record_timing=False, resources=resources)  # cell metadata is hashed
+    start = time.perf_counter()
     try:
-        result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
-    except Exception as err:  # noqa: BLE001 (a kernel that did not start is a failure of this notebook, reported)
-        return nbformat.writes(nb), 0.0, f"{type(err).__name__}: {err}"
-    error = None if result.err is None else f"{type(result.err).__name__}: {result.err}"
-    return nbformat.writes(nb), result.time, error
+        client.execute()
+    except Exception as err:  # noqa: BLE001 (a cell's error, or a kernel that did not start: a failure of this notebook, reported)
+        return nbformat.writes(nb), time.perf_counter() - start, f"{type(err).__name__}: {err}"
+    return nbformat.writes(nb), time.perf_counter() - start, None
+
+
+def record_data(root: Path, path: Path, seconds: float, reads: str | None, **extra: Any) -> dict[str, Any]:
+    """What a cached execution records besides its code: the digests of the modules it imported and the artifacts it read.
+
+    With the cache folder (mode, device, packages) and jupyter-cache's hash of the code cells, these make a
+    notebook's cache key: a result is reused only while all of them are unchanged.
+    """
+    return {"execution_seconds": seconds, "modules": module_digest(path, root), "reads": reads, **extra}
+
+
+def is_current(root: Path, path: Path, record: Any, graph: ArtifactGraph) -> bool:
+    """Whether a cached result of a notebook was made with the modules it imports now and the artifacts there now."""
+    data = record.data or {}
+    if data.get("modules") != module_digest(path, root):
+        return False
+    return path not in graph.reads or data.get("reads") == graph.digest(path)
 
 
 def start_order(paths: list[Path], savers: set[Path], cache: Any) -> list[Path]:
@@ -192,8 +319,8 @@ def _to_execute(root: Path, config: dict[str, Any], cache: Any, graph: ArtifactG
         except KeyError:
             todo.add(path)
             continue
-        if path in graph.reads and (record.data or {}).get("reads") != graph.digest(path):
-            todo.add(path)  # its cached result read other artifacts than those there now
+        if not is_current(root, path, record, graph):
+            todo.add(path)  # its cached result imported other helpers, or read other artifacts, than those there now
     changed = True
     while changed:
         before = len(todo)
@@ -220,6 +347,11 @@ def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int,
     todo = _to_execute(root, config, cache, graph)
     if not todo:
         return []
+    for path in todo:  # an outdated result must never reach a page, even when executing it again fails
+        try:
+            cache.remove_cache(cache.match_cache_notebook(nbformat.read(path, as_version=4)).pk)
+        except KeyError:
+            pass
     makers = {p for p in todo if p in graph.makes}
     waiting = [p for p in todo if p in graph.reads]
     ready = start_order([p for p in todo if p not in waiting], makers, cache)
@@ -269,7 +401,7 @@ def pre_execute(root: Path, config: dict[str, Any], cache_path: Path, jobs: int,
                     failures.append(rel)  # the build executes it again and reports the error
                     print(f"  failed   {rel} ({seconds:.0f} s): {error.strip().splitlines()[-1][:300]}")
                     continue
-                data = {"execution_seconds": seconds, "reads": digest}
+                data = record_data(root, path, seconds, digest)
                 bundle = CacheBundleIn(nbformat.reads(nb_json, as_version=4), str(path), data=data)
                 cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
                 print(f"  executed {rel} ({seconds:.0f} s)")
@@ -295,6 +427,27 @@ def output_folder(root: Path, extra: list[str]) -> Path:
     return root
 
 
+def cached_pages(root: Path, config: dict[str, Any], cache_path: Path) -> dict[str, str | None]:
+    """For each executed page (docname), which cache record its results come from now (None: not cached).
+
+    A record is named by its number and its creation time: SQLite gives a new record the number of one just removed.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_path))
+    pages: dict[str, str | None] = {}
+    for path in toc_notebooks(root, config):
+        doc = path.relative_to(root).with_suffix("").as_posix()
+        try:
+            record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            pages[doc] = None
+            continue
+        pages[doc] = f"{record.pk}@{record.created.isoformat()}"
+    return pages
+
+
 def build(root: Path = ROOT, extra: list[str] | None = None, jobs: int | None = None) -> int:
     """Build the book at root under its current conditions; return jupyter-book's exit status."""
     root, extra = root.resolve(), list(extra or [])
@@ -305,10 +458,11 @@ def build(root: Path = ROOT, extra: list[str] | None = None, jobs: int | None = 
     state = out / STATE
     state.mkdir(parents=True, exist_ok=True)
     config_path = state / "_config.yml"
-    cache = out / "_build" / ".jupyter_cache" / name
+    cache = jupyter_cache_folder(out, name)
     config = build_config(root, cache)
+    config.setdefault("sphinx", {}).setdefault("local_extensions", {})[REREAD_EXTENSION] = str(Path(__file__).resolve().parent)
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    last = state / "conditions.txt"
+    last, last_pages = state / "conditions.txt", state / "pages.json"
     changed = not last.is_file() or last.read_text().strip() != name
     cmd = [jupyter_book(), "build", str(root), "--config", str(config_path), *(["--all"] if changed else []), *extra]
     print(f"build conditions: {name} ({'changed since the last build: every page is read again' if changed else 'as last time'})")
@@ -319,12 +473,20 @@ def build(root: Path = ROOT, extra: list[str] | None = None, jobs: int | None = 
             print(f"build stopped: {err}", file=sys.stderr)
             last.unlink(missing_ok=True)
             return 1
-    env = {**os.environ, "GENAI_REQUIRE_ARTIFACTS": "1"}  # a notebook the build executes itself never shows a stand-in
+    # Sphinx reads again only the pages whose file changed; a page whose cached results changed (executed again
+    # here or by the tests' nbval run, or not cached at all) is added through scripts/sphinx_reread.py.
+    before = json.loads(last_pages.read_text()) if last_pages.is_file() and not changed else {}
+    pages = cached_pages(root, config, cache)
+    reread = state / "reread.txt"
+    reread.write_text("".join(f"{doc}\n" for doc, pk in pages.items() if pk is None or before.get(doc) != pk))
+    env = {**os.environ, "GENAI_REQUIRE_ARTIFACTS": "1", "GENAI_REREAD": str(reread)}  # never a stand-in model on a page
     status = subprocess.run(cmd, cwd=root, env=env).returncode
     if status == 0:
         last.write_text(name + "\n")
+        last_pages.write_text(json.dumps(cached_pages(root, config, cache), indent=1, sort_keys=True) + "\n")
     else:
         last.unlink(missing_ok=True)
+        last_pages.unlink(missing_ok=True)
     return status
 
 

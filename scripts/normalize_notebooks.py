@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from book_files import cell_source, render_notebook
+
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = (ROOT / "scripts" / "setup_cell.py").read_text().rstrip("\n")
 SETUP_FIRST_LINE = SETUP.split("\n", 1)[0]
@@ -33,8 +35,7 @@ def normalize(path: Path) -> bool:
     nb["nbformat"], nb["nbformat_minor"] = 4, 5
     ids = {c.get("id") for c in nb["cells"]}
     for i, cell in enumerate(nb["cells"]):
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else src
+        src = cell_source(cell)
         if not cell.get("id"):  # nbformat 4.5 wants an id on every cell: a stable one, made from position and source
             cell["id"] = hashlib.sha1(f"{i}:{src}".encode()).hexdigest()[:8]
             while cell["id"] in ids:
@@ -53,7 +54,7 @@ def normalize(path: Path) -> bool:
             if key != "jupyter" or not meta.get("jupyter", {}).get("source_hidden"):
                 meta.pop(key, None)
         cell["metadata"] = meta
-    after = json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    after = render_notebook(nb)
     if after != before:
         path.write_text(after, encoding="utf-8")
     return after != before

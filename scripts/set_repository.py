@@ -73,7 +73,7 @@ def set_repository(url: str, root: Path = ROOT) -> list[str]:
         if rewrite(root / rel, replacements):
             changed.append(rel)
     # The normaliser reads the setup cell when it starts, so run it afresh; then remake the student copies.
-    for cmd in ([sys.executable, "scripts/normalize_notebooks.py"], [sys.executable, "-m", "utils.assignments"]):
+    for cmd in ([sys.executable, "scripts/normalize_notebooks.py"], [sys.executable, "scripts/assignments.py"]):
         out = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[1:])} failed:\n{out.stdout}{out.stderr}")

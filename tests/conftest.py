@@ -14,9 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpers import ROOT  # noqa: E402
-
-BOOK_OUT = ROOT / "_build" / "test-book"  # kept between runs: scripts/build_book.py keys its cache by the conditions
+from helpers import ROOT, TEST_BOOK  # noqa: E402
 
 
 @dataclass
@@ -76,4 +74,4 @@ def build_book_once(source: Path, out: Path) -> BookBuild:
 @pytest.fixture(scope="session")
 def built_book() -> BookBuild:
     """The whole book, built strictly once per test session (once per run under pytest-xdist)."""
-    return build_book_once(ROOT, BOOK_OUT)
+    return build_book_once(ROOT, TEST_BOOK)

@@ -9,6 +9,10 @@ there, which the build then reports again).
 Under pytest-xdist the build may start while another worker is still in a notebook: `wait_for_notebooks`
 lets it wait for the notebooks that have started and not finished (never for ones not yet started, so a
 worker cannot wait for work queued behind itself).
+
+nbval offers no public way to read the outputs of the cells it ran: this plugin reads its items' `cell`,
+`cell_num` and `test_outputs` and its file's `nb`, so requirements.txt pins nbval's exact version and
+tests/test_build_book.py names the one that changed when an upgrade moves them.
 """
 
 from __future__ import annotations
@@ -16,22 +20,19 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-BOOK_OUT = ROOT / "_build" / "test-book"  # the test book's output folder (tests/conftest.py builds there)
+from helpers import ROOT, TEST_BOOK
 
 
 def _state_dir() -> Path:
     """Markers of this run's notebooks: which have started, which have finished."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
-    return BOOK_OUT / "nbval" / run
+    return TEST_BOOK / "nbval" / run
 
 
 def _marker(path: Path) -> str:
@@ -41,7 +42,42 @@ def _marker(path: Path) -> str:
 
 def _is_nbval_cell(item: pytest.Item) -> bool:
     """True for the items nbval makes of notebook cells."""
-    return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell_num")
+    from nbval.plugin import IPyNbCell
+
+    return isinstance(item, IPyNbCell)
+
+
+def changed_internals() -> list[str]:
+    """One line for each interface this plugin and scripts/build_book.py use that is not public and has changed."""
+    import inspect
+
+    problems = []
+    try:
+        from nbval.plugin import IPyNbCell, IPyNbFile
+    except ImportError:
+        return ["nbval.plugin no longer defines IPyNbCell and IPyNbFile, whose runs tests/executed_once.py caches"]
+    params = inspect.signature(IPyNbCell.__init__).parameters
+    problems += [
+        f"nbval's IPyNbCell no longer takes `{name}`, which tests/executed_once.py reads"
+        for name in ("cell_num", "cell")
+        if name not in params
+    ]
+    if "self.test_outputs = " not in inspect.getsource(IPyNbCell.runtest):
+        problems.append(
+            "nbval's IPyNbCell.runtest no longer keeps the cell's outputs in `test_outputs`, which tests/executed_once.py caches"
+        )
+    if "self.nb = " not in inspect.getsource(IPyNbFile.collect):
+        problems.append("nbval's IPyNbFile.collect no longer keeps the notebook in `nb`, which tests/executed_once.py caches")
+    import xdist.plugin
+
+    if 'dest="loadscopereorder"' not in inspect.getsource(xdist.plugin):
+        problems.append("pytest-xdist's --no-loadscope-reorder no longer sets `loadscopereorder`, which tests/executed_once.py sets")
+    from jupyter_cache.cache.main import JupyterCacheBase
+
+    for method in ("match_cache_notebook", "cache_notebook_bundle", "remove_cache", "list_cache_records", "get_cache_bundle"):
+        if not callable(getattr(JupyterCacheBase, method, None)):
+            problems.append(f"jupyter-cache's cache has no `{method}` any more, which scripts/build_book.py calls")
+    return problems
 
 
 @contextmanager
@@ -59,12 +95,9 @@ def _locked(path: Path):
 
 
 def _build_book() -> Any:
-    """scripts/build_book.py as a module."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import build_book
-    finally:
-        sys.path.pop(0)
+    """scripts/build_book.py as a module (tests/helpers.py puts scripts/ on the import path)."""
+    import build_book
+
     return build_book
 
 
@@ -77,7 +110,7 @@ def _conditions() -> dict[str, str]:
 @functools.cache
 def cache_folder() -> Path:
     """The execution cache the test book's build reads under the current conditions (fixed during a run)."""
-    return BOOK_OUT / "_build" / ".jupyter_cache" / _build_book().cache_name(_conditions())
+    return _build_book().jupyter_cache_folder(TEST_BOOK, _build_book().cache_name(_conditions()))
 
 
 @functools.cache
@@ -92,8 +125,8 @@ def _store(nb: Any, path: Path, seconds: float, reads: str | None) -> None:
     from jupyter_cache.base import CacheBundleIn
 
     folder = cache_folder()
-    data = {"execution_seconds": seconds, "executed_by": "nbval", "reads": reads}
-    with _locked(BOOK_OUT / "nbval" / "cache.lock"):
+    data = _build_book().record_data(ROOT, path.resolve(), seconds, reads, executed_by="nbval")
+    with _locked(TEST_BOOK / "nbval" / "cache.lock"):
         bundle = CacheBundleIn(nb, str(path.resolve()), data=data)
         get_cache(str(folder)).cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
 
@@ -184,22 +217,40 @@ def queue_front() -> list[str]:
     return [*makers, *SLOW_FIRST, *readers]
 
 
+def file_order(counts: dict[str, int], front: list[str]) -> list[str]:
+    """The order to start test files in: those of `front` first, in its order; then the others, most tests first."""
+    first = [f for f in front if f in counts]
+    rest = sorted((f for f in counts if f not in first), key=lambda f: -counts[f])  # stable: ties keep collection order
+    return first + rest
+
+
+ORDER_KEY = "genai_file_order"  # sent to each pytest-xdist worker: collect the files in file_order()
+
+
+def _loadfile(config: pytest.Config) -> bool:
+    """Whether pytest-xdist hands out whole files (`--dist loadfile`): asked on the controller."""
+    return config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "loadfile"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `--dist loadfile`, let pytest-xdist hand out the files in collection order (its public option)."""
+    if _loadfile(config):
+        config.option.loadscopereorder = False  # what --no-loadscope-reorder sets: the order comes from collection
+
+
 @pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under `--dist loadfile`, start the files of queue_front() before the others, in its order."""
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
+def pytest_configure_node(node: Any) -> None:
+    """Tell each worker (through pytest-xdist's workerinput) whether to collect the files in file_order()."""
+    node.workerinput[ORDER_KEY] = _loadfile(node.config)
 
-    front = queue_front()
 
-    class SlowFirstScheduling(LoadFileScheduling):
-        """pytest-xdist's loadfile scheduling with the files of `front` moved to the front of the queue."""
-
-        def _assign_work_unit(self, node: Any) -> None:
-            for scope in reversed(front):
-                if scope in self.workqueue:
-                    self.workqueue.move_to_end(scope, last=False)
-            super()._assign_work_unit(node)
-
-    return SlowFirstScheduling(config, log)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a worker of `--dist loadfile`, collect the files of queue_front() first, then the others by number of tests."""
+    if not getattr(config, "workerinput", {}).get(ORDER_KEY):
+        return
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    order = file_order({f: len(its) for f, its in by_file.items()}, queue_front())
+    items[:] = [item for f in order for item in by_file[f]]

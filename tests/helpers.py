@@ -1,14 +1,22 @@
-"""Shared bits of the test suite: repository paths and notebook reading."""
+"""Shared bits of the test suite: repository paths, notebook reading, the scripts on the import path."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))  # the instructors' tools (assignments, build_book, ...) import as modules
+
+from book_files import cell_source as cell_source  # noqa: E402  (one reader of a cell's source, shared with the scripts)
+from book_files import toc_files as toc_files  # noqa: E402  (one reader of _toc.yml, shared with the scripts)
+
+TEST_BOOK = ROOT / "_build" / "test-book"  # where the tests build the whole book (its caches, nbval's markers)
 SOLUTION_SOURCES = sorted([*ROOT.glob("lectures/solutions/*.ipynb"), *ROOT.glob("labs/solutions/*.ipynb")])
 STUDENT_NOTEBOOKS = [p.parent.parent / p.name for p in SOLUTION_SOURCES]
 SOURCE_NOTEBOOKS = sorted({*ROOT.glob("lectures/*.ipynb"), *SOLUTION_SOURCES} - set(STUDENT_NOTEBOOKS))
@@ -20,34 +28,9 @@ def read_notebook(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def cell_source(cell: dict[str, Any]) -> str:
-    """A cell's source as one string."""
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
 def book_config() -> dict[str, Any]:
     """The parsed _config.yml."""
     return yaml.safe_load((ROOT / "_config.yml").read_text())
-
-
-def toc_files() -> list[str]:
-    """Every file named in _toc.yml, without extension."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", []))
-    return files
 
 
 def stub(*args: Any, **kwargs: Any) -> Any:

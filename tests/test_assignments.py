@@ -1,4 +1,4 @@
-"""utils.assignments: stubs, answer prompts, marker errors, and the --check mode."""
+"""scripts/assignments.py: stubs, answer prompts, marker errors, and the --check mode."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import json
 import re
 from pathlib import Path
 
+import assignments  # scripts/assignments.py (tests/helpers.py puts scripts/ on the path)
 import pytest
 from helpers import ROOT
-
-from utils import assignments
 
 
 def nb(*cells):
@@ -110,7 +109,7 @@ def test_prepare_source_folds_solution_cells_and_puts_the_links_after_the_title(
 def test_prepare_source_puts_the_links_right_under_the_title_line():
     source = nb({**md("# Lab 1: a GAN\n\nIn this lab you build a GAN."), "id": "t1"}, {**code("x = 1"), "id": "c1"})
     out = assignments.prepare_source(source, LINKS)
-    texts = [assignments._source(c) for c in out["cells"]]
+    texts = [assignments.cell_source(c) for c in out["cells"]]
     assert texts[0] == "# Lab 1: a GAN" and out["cells"][1] == LINKS
     assert texts[2] == "In this lab you build a GAN." and texts[3] == "x = 1"
     assert len({c.get("id") for c in out["cells"]}) == len(out["cells"]), "cell ids must stay unique"
@@ -175,7 +174,7 @@ def test_check_mode_detects_stale_copies_and_sources(tmp_path, capsys):
     assert assignments.main(["--check", *args]) == 0
     student.write_text(student.read_text().replace("write your code here", "edited"))
     assert assignments.main(["--check", *args]) == 1
-    assert "python -m utils.assignments" in capsys.readouterr().err
+    assert "python scripts/assignments.py" in capsys.readouterr().err
     assert assignments.main(args) == 0
     text = source.read_text()
     source.write_text(text.replace(f'"{assignments.SOLUTION_TAG}"', '"other"'))
@@ -247,7 +246,7 @@ def test_prepare_source_lists_the_exercises_first_and_shows_progress_last():
         md("## References\n\n- A paper."),
     )
     out = assignments.prepare_source(source, LINKS)
-    texts = [assignments._source(c) for c in out["cells"]]
+    texts = [assignments.cell_source(c) for c in out["cells"]]
     listing = next(t for t in texts if "Exercises on this page" in t)
     assert texts.index(listing) == 2, "the list comes before the first code cell"
     assert "| 1 | the generator | your design | 20 |" in listing and "| 2 | a proof | pen and paper | 25 |" in listing

@@ -2,24 +2,23 @@
 
 A tiny book whose one notebook logs every execution (and its mode) is built four times: fast, fast again
 (nothing runs), full (runs again, and the page shows full-mode output), and full after a change to a file
-of `utils/` (runs again).
+of `utils/` that it imports (runs again). Each notebook's key covers the helper modules it imports: editing
+one re-executes only the notebooks that import it, and editing scripts, tests or Markdown executes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import build_book  # scripts/build_book.py (tests/helpers.py puts scripts/ on the path)
 import pytest
 from helpers import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import build_book  # noqa: E402
 
 NOTEBOOK = {
     "cells": [
@@ -34,7 +33,7 @@ NOTEBOOK = {
                 "from utils import config\n"
                 "mode = 'fast' if config.fast_mode() else 'full'\n"
                 "with open('runs.log', 'a') as log:\n    log.write(mode + '\\n')\n"
-                "print('MODE-' + mode)"
+                "print('MODE-' + mode, getattr(config, 'EDITED', ''))"
             ),
         },
     ],
@@ -84,12 +83,19 @@ def test_a_build_never_reuses_results_made_under_other_conditions(tmp_path):
     assert _runs(book) == ["fast", "full"], "a full build after a fast one did not execute"
     assert "MODE-full" in page and "MODE-fast" not in page, "the full build shows fast-mode output"
     with open(book / "utils" / "config.py", "a") as f:
-        f.write("\n# an edit of the helpers\n")
-    _build(book, fast=False)
+        f.write("\nEDITED = 'HELPERS-EDITED'  # an edit of the helpers\n")
+    page = _build(book, fast=False)
     assert _runs(book) == ["fast", "full", "full"], "a change to utils/ did not execute again"
+    assert "HELPERS-EDITED" in page, "the page of the notebook executed again still shows the old output"
+    nb = json.loads((book / "probe.ipynb").read_text())
+    nb["cells"][0]["source"] = "# Probe\n\nA sentence added in Markdown."
+    (book / "probe.ipynb").write_text(json.dumps(nb))
+    page = _build(book, fast=False)
+    assert _runs(book) == ["fast", "full", "full"], "a Markdown edit executed the notebook"
+    assert "A sentence added in Markdown." in page and "HELPERS-EDITED" in page, "the Markdown edit is not on the page"
 
 
-def test_conditions_tell_modes_and_helpers_apart(tmp_path, monkeypatch):
+def test_conditions_tell_modes_and_packages_apart(tmp_path, monkeypatch):
     monkeypatch.setenv("GENAI_DEVICE", "cpu")
     monkeypatch.setenv("GENAI_FAST", "1")
     fast = build_book.conditions(ROOT)
@@ -98,7 +104,7 @@ def test_conditions_tell_modes_and_helpers_apart(tmp_path, monkeypatch):
     assert fast["mode"] == "fast" and full["mode"] == "full" and fast["device"] == "cpu"
     assert build_book.cache_name(fast) != build_book.cache_name(full)
     assert build_book.cache_name(fast).startswith("fast-cpu-")
-    assert build_book.cache_name({**full, "utils": "other"}) != build_book.cache_name(full)
+    assert build_book.cache_name({**full, "requirements": "other"}) != build_book.cache_name(full)
     assert build_book.cache_name({**full, "packages": "other"}) != build_book.cache_name(full)
     config = build_book.build_config(ROOT, tmp_path / "cache")
     assert config["execute"]["cache"] == str(tmp_path / "cache") and config["title"]
@@ -281,3 +287,160 @@ def test_the_test_run_starts_the_lab_model_makers_first_and_their_reader_soon_af
     front = queue_front()
     assert front[:2] == ["labs/solutions/01_gan_lab.ipynb", "labs/solutions/02_vae_lab.ipynb"]
     assert front[2:-1] == list(SLOW_FIRST) and front[-1] == "labs/solutions/03_gan_vs_vae.ipynb"
+
+
+# Per-notebook keys: three notebooks of a tiny book import different modules of its (copied) helpers.
+PROBES = {
+    "utils/checks/probe_a.py": "VALUE = 'a'\n",
+    "utils/checks/probe_b.py": "from . import probe_shared\n\nVALUE = 'b' + probe_shared.VALUE\n",
+    "utils/checks/probe_shared.py": "VALUE = 'shared'\n",
+    "utils/probe_data.py": "FOLDER = 'probe_weights'\n",
+    "utils/probe_weights/model.bin": "weights v1",
+}
+
+
+def _logging(name: str, code: str) -> str:
+    """A notebook cell that runs code and then logs the notebook's name."""
+    return f"{code}\nwith open('runs.log', 'a') as log:\n    log.write({name!r} + '\\n')"
+
+
+def _keyed_book(tmp_path: Path) -> Path:
+    """A book whose notebooks a, b and plain import a check module, another one (through a third) and no helper."""
+    book = tmp_path / "book"
+    _tiny_book(book)
+    (book / "probe.ipynb").unlink()
+    for rel, text in PROBES.items():
+        (book / rel).parent.mkdir(parents=True, exist_ok=True)
+        (book / rel).write_text(text)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: plain\nchapters:\n  - file: a\n  - file: b\n  - file: data\n")
+    notebooks = {
+        "a": "from utils.checks import probe_a as checks\nprint(checks.VALUE)",
+        "b": "from utils.checks import probe_b\nprint(probe_b.VALUE)",
+        "data": "%load_ext autoreload\nimport utils.probe_data\nprint('data')",
+        "plain": "print('plain')",
+    }
+    for name, code in notebooks.items():
+        (book / f"{name}.ipynb").write_text(json.dumps(_notebook(_logging(name, code))))
+    for rel in ("scripts/tool.py", "tests/test_tool.py"):  # a book's scripts and tests: no notebook imports them
+        (book / rel).parent.mkdir(exist_ok=True)
+        (book / rel).write_text("X = 1\n")
+    return book
+
+
+def _executed(book: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Execute what the book's cache lacks (fast mode); return the names of the notebooks that ran, sorted."""
+    return sorted(_pre_execute(book, monkeypatch, fast=True))
+
+
+def _edit(path: Path, line: str = "# an edit") -> None:
+    """Append one line to a file."""
+    with open(path, "a") as f:
+        f.write(f"\n{line}\n")
+
+
+def test_the_import_graph_of_a_notebook_holds_only_what_it_imports(tmp_path):
+    book = _keyed_book(tmp_path)
+    names = {nb: [p.relative_to(book).as_posix() for p in build_book.imported_files(book / f"{nb}.ipynb", book)] for nb in ("a", "b")}
+    assert names["a"] == ["utils/__init__.py", "utils/checks/__init__.py", "utils/checks/probe_a.py"]
+    assert names["b"] == ["utils/__init__.py", "utils/checks/__init__.py", "utils/checks/probe_b.py", "utils/checks/probe_shared.py"]
+    assert build_book.imported_files(book / "plain.ipynb", book) == []
+    data = [p.relative_to(book).as_posix() for p in build_book.imported_files(book / "data.ipynb", book)]
+    assert "utils/probe_weights/model.bin" in data, "the data a module reads is not part of its notebook's key"
+
+
+def test_this_books_lab_notebook_imports_one_check_module():
+    """The checks package imports no check module itself, so a notebook depends on its own checks only."""
+    files = build_book.imported_files(ROOT / "labs" / "solutions" / "01_gan_lab.ipynb")
+    checks = sorted(p.name for p in files if p.parent == ROOT / "utils" / "checks")
+    assert checks == ["__init__.py", "core.py", "gan_lab.py"], checks
+    vs = build_book.imported_files(ROOT / "labs" / "solutions" / "03_gan_vs_vae.ipynb")
+    assert ROOT / "lab_code" / "gan_lab.py" in vs, "lab 3's key misses the lab code it imports"
+
+
+def test_editing_a_module_executes_again_only_the_notebooks_that_import_it(tmp_path, monkeypatch):
+    book = _keyed_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    assert _executed(book, monkeypatch) == ["a", "b", "data", "plain"]
+    assert _executed(book, monkeypatch) == [], "an unchanged book executed again"
+    _edit(book / "utils" / "checks" / "probe_a.py")
+    assert _executed(book, monkeypatch) == ["a"], "editing one check module executed notebooks that do not import it"
+    _edit(book / "utils" / "checks" / "probe_shared.py")
+    assert _executed(book, monkeypatch) == ["b"], "a module imported through another one is not in the key"
+    (book / "utils" / "probe_weights" / "model.bin").write_text("weights v2")
+    assert _executed(book, monkeypatch) == ["data"], "new data of a module did not execute its notebook again"
+    for rel in ("scripts/tool.py", "tests/test_tool.py"):
+        _edit(book / rel)
+    assert _executed(book, monkeypatch) == [], "editing scripts or tests executed notebooks"
+    nb = json.loads((book / "a.ipynb").read_text())
+    nb["cells"][0]["source"] = "# Probe, retitled\n\nNew prose."
+    (book / "a.ipynb").write_text(json.dumps(nb))
+    assert _executed(book, monkeypatch) == [], "a Markdown edit executed its notebook"
+    _edit(book / "utils" / "config.py")
+    assert _executed(book, monkeypatch) == [], "a module that no notebook imports executed notebooks"
+    _edit(book / "utils" / "__init__.py")
+    assert _executed(book, monkeypatch) == ["a", "b", "data"], "the package every import of utils runs is not in the key"
+
+
+def test_an_outdated_result_is_removed_even_when_executing_it_again_fails(tmp_path, monkeypatch):
+    book = _keyed_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    monkeypatch.setenv("GENAI_FAST", "1")
+    _executed(book, monkeypatch)
+    (book / "utils" / "checks" / "probe_a.py").write_text("raise ValueError('planted failure')\n")
+    config = {"execute": {"execute_notebooks": "cache", "timeout": 120}}
+    cache_path = book / "_build" / "cache-True"
+    failures = build_book.pre_execute(book, config, cache_path, jobs=2, graph=build_book.artifact_graph(book, "fast"))
+    assert failures == ["a.ipynb"]
+    assert build_book.cached_pages(book, config, cache_path)["a"] is None, "the page would show the result made with the old module"
+
+
+def test_a_notebook_whose_code_does_not_parse_depends_on_every_module(tmp_path):
+    book = _keyed_book(tmp_path)
+    (book / "plain.ipynb").write_text(json.dumps(_notebook("print(")))
+    assert build_book.imported_files(book / "plain.ipynb", book) is None
+    before = build_book.module_digest(book / "plain.ipynb", book)
+    _edit(book / "utils" / "checks" / "probe_a.py")
+    assert build_book.module_digest(book / "plain.ipynb", book) != before
+
+
+def test_the_interfaces_that_are_not_public_are_those_the_plugin_and_the_build_expect():
+    """nbval has no public way to read a run's outputs (requirements.txt pins it): an upgrade that moves them fails here."""
+    from executed_once import changed_internals
+
+    problems = changed_internals()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_test_files_start_in_the_order_the_plugin_gives():
+    """Under --dist loadfile: the files of queue_front() first, in order, then the others, most tests first."""
+    from executed_once import file_order
+
+    counts = {"tests/test_small.py": 2, "labs/solutions/03_gan_vs_vae.ipynb": 40, "tests/test_big.py": 9, "tests/test_build_book.py": 5}
+    front = ["labs/solutions/01_gan_lab.ipynb", "tests/test_build_book.py", "labs/solutions/03_gan_vs_vae.ipynb"]
+    assert file_order(counts, front) == [
+        "tests/test_build_book.py",
+        "labs/solutions/03_gan_vs_vae.ipynb",
+        "tests/test_big.py",
+        "tests/test_small.py",
+    ]
+
+
+@pytest.mark.book
+def test_the_rebuild_benchmark_times_a_markdown_edit_and_a_module_edit_and_restores_the_files(tmp_path, monkeypatch, capsys):
+    """benchmarks/rebuild_times.py on a tiny book: what each rebuild executed, and the edited files as they were."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import rebuild_times
+
+    book = _keyed_book(tmp_path)
+    monkeypatch.setenv("GENAI_ARTIFACTS", str(book / "artifacts"))
+    monkeypatch.setenv("GENAI_DEVICE", "cpu")
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    before = {p: p.read_bytes() for p in (book / "a.ipynb", book / "utils" / "checks" / "probe_a.py")}
+    args = ["--book", str(book), "--mode", "fast", "--lecture", "a", "--module", "utils/checks/probe_a.py"]
+    assert rebuild_times.main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\| nothing \| \d+ \| none \|", out), out
+    assert re.search(r"\| one sentence of Markdown in `a.ipynb` \| \d+ \| none \|", out), out
+    assert re.search(r"\| one line of `utils/checks/probe_a.py` \| \d+ \| `a.ipynb` \|", out), out
+    assert all(p.read_bytes() == text for p, text in before.items()), "an edited file was not restored"
+    assert rebuild_times.SENTENCE not in (book / "_build" / "html" / "a.html").read_text(encoding="utf-8")

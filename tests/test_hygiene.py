@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, SOURCE_NOTEBOOKS
+from helpers import ROOT, SOURCE_NOTEBOOKS, cell_source
 
 
 def _ruff() -> str:
@@ -40,15 +40,23 @@ def test_source_notebooks_are_formatted():
 
 
 def test_student_copies_are_current():
-    out = subprocess.run([sys.executable, "-m", "utils.assignments", "--check"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "scripts/assignments.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_assignment_tool_finds_the_repository_without_torch():
+    """The instructors' tool starts without loading the course's run-time stack (torch comes in through utils.config)."""
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import assignments; print(assignments.ROOT, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "scripts")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(ROOT), "False"], out.stdout
 
 
 def test_importing_utils_has_no_side_effects(tmp_path):
     code = (
         "import sys, os; sys.path.insert(0, sys.argv[1]);"
         "import utils, utils.config, utils.data, utils.artifacts, utils.plotting, utils.progress, utils.metrics;"
-        "import utils.assignments, utils.checks.core;"
+        "import utils.checks.core;"
         "print(sorted(os.listdir('.')))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
@@ -70,7 +78,7 @@ def test_lab_models_are_defined_once(path):
     file = ROOT / path
     if file.suffix == ".ipynb":
         cells = json.loads(file.read_text(encoding="utf-8"))["cells"]
-        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        text = "\n".join(cell_source(c) for c in cells if c["cell_type"] == "code")
     else:
         text = file.read_text(encoding="utf-8")
     copies = [m.group(1).strip() for m in LAB_CODE.finditer(text)]

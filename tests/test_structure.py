@@ -8,10 +8,9 @@ import re
 import statistics
 from typing import Any
 
+import assignments  # scripts/assignments.py (tests/helpers.py puts scripts/ on the path)
 import pytest
 from helpers import ROOT, SOURCE_NOTEBOOKS, cell_source, read_notebook
-
-from utils import assignments
 
 SOURCES = assignments.sources(ROOT)
 IDS = [p.relative_to(ROOT).as_posix() for p in SOURCES]

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
+import assignments  # scripts/assignments.py (tests/helpers.py puts scripts/ on the path)
+import build_student_edition as edition  # scripts/ (tests/helpers.py puts it on the path)
 import yaml
+from book_files import JUPYTER_CACHE, toc_data
 from helpers import ROOT, book_config, toc_files
-
-from utils import assignments
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import build_student_edition as edition  # noqa: E402
 
 SECRET = "SECRET_ANSWER = 4242"
 
@@ -48,8 +44,8 @@ def test_student_toc_swaps_solutions_for_student_copies_and_drops_the_instructor
 
 
 def test_student_toc_of_this_book_names_existing_student_copies_only():
-    toc = edition.student_toc(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-    files = edition.toc_files(toc)
+    toc = edition.student_toc(toc_data(ROOT))
+    files = toc_files(toc=toc)
     assert not [f for f in files if "/solutions/" in f]
     assert "instructors" not in files
     lectures = [f.replace("solutions/", "") for f in toc_files() if f.startswith("lectures/")]
@@ -64,7 +60,7 @@ def test_student_config_executes_nothing_unless_asked():
     assert off["execute"]["execute_notebooks"] == "off" and off["title"].endswith("(student edition)")
     on = edition.student_config(config, ROOT, execute=True)
     assert on["execute"]["execute_notebooks"] == "cache"
-    assert Path(on["execute"]["cache"]).parent == ROOT / "_build" / ".jupyter_cache"
+    assert Path(on["execute"]["cache"]).parent == ROOT / JUPYTER_CACHE
     excluded = on["execute"]["exclude_patterns"]
     assert "labs/01_gan_lab.ipynb" in excluded and "lectures/04_gans.ipynb" in excluded
     assert "lectures/00_getting_started.ipynb" not in excluded, "a notebook without exercises is executed"

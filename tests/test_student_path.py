@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 
+import assignments  # scripts/assignments.py (tests/helpers.py puts scripts/ on the path)
 import nbformat
 import pytest
 from helpers import ROOT, cell_source, read_notebook
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-
-from utils import assignments
 
 SOURCES = assignments.sources(ROOT)
 IDS = [p.relative_to(ROOT).as_posix() for p in SOURCES]

@@ -1,4 +1,4 @@
-"""The built website in a real browser: headless Chromium, driven over the DevTools protocol.
+"""The built website in a real browser: headless Chromium, driven by Selenium through ChromeDriver.
 
 The book built once for the test session (the `built_book` fixture) is served on 127.0.0.1; Chromium opens
 the landing page, the first lecture and the first lab solution named in _toc.yml, and each page must have
@@ -6,14 +6,15 @@ its title, a Colab link to its notebook on branch main, figures that loaded, and
 On those pages no solution code is visible before a click, and it is after one; every page with exercises
 carries the "Do the exercises" and "With solutions" Colab links to its student copy and its source.
 Screenshots land next to the built site, in `_build/test-book/_build/screenshots/`. A crawl of every built
-HTML file checks that no local link or resource is missing. Chromium is Debian's `chromium` package (or any
-Chrome; `CHROMIUM=/path/to/chrome` picks one); the test installs it with apt-get when it can, and skips
-only when it cannot be found nor installed, and never when the CI variable is set (then it fails).
+HTML file checks that no local link or resource is missing. Chromium and its driver are Debian's `chromium`
+and `chromium-driver` packages (or any Chrome and matching chromedriver; `CHROMIUM=/path/to/chrome` and
+`CHROMEDRIVER=/path/to/chromedriver` pick them), never downloaded: the test installs them with apt-get when it
+can, and skips only when they cannot be found nor installed, and never when the CI variable is set (then it fails).
+Failed requests come from Chrome's performance log, which ChromeDriver hands to Selenium.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import http.server
 import json
@@ -23,19 +24,15 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import assignments  # scripts/assignments.py (tests/helpers.py puts scripts/ on the path)
 import pytest
-import websocket
-import yaml
 from helpers import ROOT, SOLUTION_SOURCES, book_config, cell_source, read_notebook, toc_files
-
-from utils import assignments
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_FLAGS = [
@@ -50,9 +47,8 @@ CHROMIUM_FLAGS = [
     "--mute-audio",
     # Only the local server resolves: external resources (CDN scripts) fail at once, the same offline or not.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-    "--remote-debugging-port=0",
 ]
-TIMEOUT = 30.0  # seconds for a page load or a DevTools answer
+TIMEOUT = 30.0  # seconds for a page load or a script's answer
 WIDTH, HEIGHT = 1280, 900
 
 
@@ -66,108 +62,96 @@ def find_chromium() -> str | None:
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
+def find_chromedriver() -> str | None:
+    """ChromeDriver: $CHROMEDRIVER, then chromedriver on PATH (Debian's chromium-driver puts it there)."""
+    return shutil.which(os.environ.get("CHROMEDRIVER") or "chromedriver")
+
+
 def install_chromium() -> str:
-    """Try Debian's chromium package (as root, with apt-get); return what happened, for the skip message."""
+    """Try Debian's chromium and chromium-driver packages (as root, with apt-get); return what happened, for the skip message."""
     if not shutil.which("apt-get"):
         return "apt-get is not available"
     if os.geteuid() != 0:
         return "not root, so apt-get cannot install it"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+    packages = ["chromium", "chromium-driver"]
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
         except subprocess.TimeoutExpired:
             return f"`{' '.join(cmd)}` timed out"
         if out.returncode != 0:
             return f"`{' '.join(cmd)}` failed: {out.stderr.strip()[-300:]}"
-    return "apt-get install chromium finished"
+    return f"apt-get install {' '.join(packages)} finished"
 
 
 class Page:
-    """One browser tab, driven over the Chrome DevTools protocol (one websocket, flat sessions)."""
+    """One browser tab, driven by Selenium; the network events of Chrome's performance log are kept in `events`."""
 
-    def __init__(self, ws: Any, session: str) -> None:
-        """Wrap an attached target's session."""
-        self.ws, self.session, self.next_id = ws, session, 0
+    def __init__(self, driver: Any) -> None:
+        """Wrap a Selenium Chrome driver started with the performance log on."""
+        self.driver = driver
         self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send one command to the tab and return its result; events that arrive meanwhile are kept."""
-        self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params}
-        if self.session:
-            msg["sessionId"] = self.session
-        self.ws.send(json.dumps(msg))
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg and msg.get("sessionId", "") == self.session:
-                self.events.append(msg)
-        raise TimeoutError(f"no answer to {method}")
-
-    def wait_event(self, method: str, since: int = 0) -> dict[str, Any]:
-        """Wait for an event of this tab (looking at the ones already kept from index `since` on)."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            for ev in self.events[since:]:
-                if ev["method"] == method:
-                    return ev
-            since = len(self.events)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {method} event")
-            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                msg = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                continue
-            finally:
-                self.ws.settimeout(TIMEOUT)
-            if "method" in msg and msg.get("sessionId", "") == self.session:
+    def _collect_events(self) -> None:
+        """Move the network events logged since the last call into `events`."""
+        for entry in self.driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg.get("method", "").startswith("Network."):
                 self.events.append(msg)
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises are awaited)."""
-        res = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in res:
-            raise RuntimeError(f"JavaScript error: {res['exceptionDetails']}")
-        return res["result"].get("value")
+        from selenium.common.exceptions import JavascriptException
+
+        try:
+            return self.driver.execute_script(f"return ({expression});")
+        except JavascriptException as err:
+            raise RuntimeError(f"JavaScript error: {err.msg}") from err
 
     def open(self, url: str, settled: str = "true") -> None:
         """Navigate, wait for the load event and then until the JavaScript condition `settled` holds."""
-        mark = len(self.events)
-        self.send("Page.navigate", url=url)
-        self.wait_event("Page.loadEventFired", since=mark)
-        deadline = time.monotonic() + TIMEOUT
-        while not self._holds(f"document.readyState === 'complete' && ({settled})"):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url}: the page did not settle ({settled})")
-            time.sleep(0.1)
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self._collect_events()  # what came before this page stays before the caller's mark
+        self.driver.get(url)  # returns after the load event
+        try:
+            WebDriverWait(self.driver, TIMEOUT, poll_frequency=0.1).until(
+                lambda _: self._holds(f"document.readyState === 'complete' && ({settled})")
+            )
+        except TimeoutException:
+            raise TimeoutError(f"{url}: the page did not settle ({settled})") from None
 
     def _holds(self, condition: str) -> bool:
         """Whether a JavaScript condition holds now (False while a navigation replaces the page)."""
+        from selenium.common.exceptions import WebDriverException
+
         try:
             return bool(self.evaluate(condition))
-        except RuntimeError:
+        except (RuntimeError, WebDriverException):
             return False
+
+    def _viewport(self, height: int) -> None:
+        """Make the page WIDTH x height CSS pixels, at one device pixel each."""
+        metrics = {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
     def screenshot(self, path: Path, max_height: int = 4000) -> None:
         """Save a PNG of the page from its top, at most max_height pixels tall."""
         height = max(HEIGHT, min(max_height, int(self.evaluate("document.documentElement.scrollHeight"))))
-        self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False)
+        self._viewport(height)
         try:
             self._holds("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))")
-            shot = self.send("Page.captureScreenshot", format="png")
+            png = self.driver.get_screenshot_as_png()
         finally:
-            self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+            self._viewport(HEIGHT)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        path.write_bytes(png)
 
     def failed_requests(self, prefix: str) -> list[str]:
         """Requests to URLs starting with prefix that failed or answered >= 400, from the events kept so far."""
+        self._collect_events()
         urls = {e["params"]["requestId"]: e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"}
         bad = []
         for e in self.events:
@@ -180,57 +164,55 @@ class Page:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """Path to Chromium, installed with apt-get when missing and possible; skip when neither."""
-    exe = find_chromium()
-    if exe is None:
+def chromium() -> tuple[str, str]:
+    """Paths to Chromium and ChromeDriver, installed with apt-get when missing and possible; skip when neither."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        pytest.fail("Selenium is not installed: run `python -m pip install -r requirements.txt`.")
+    exe, driver = find_chromium(), find_chromedriver()
+    if exe is None or driver is None:
         what = install_chromium()
-        exe = find_chromium()
-        if exe is None and os.environ.get("CI"):
-            pytest.fail(f"CI is set, so the browser tests must run, but Chromium was not found nor installed ({what})")
-        if exe is None:
+        exe, driver = find_chromium(), find_chromedriver()
+        missing = " and ".join(name for name, path in (("Chromium", exe), ("ChromeDriver", driver)) if path is None)
+        if missing and os.environ.get("CI"):
+            pytest.fail(f"CI is set, so the browser tests must run, but {missing} was not found nor installed ({what})")
+        if missing:
             pytest.skip(
-                f"Chromium was not found and could not be installed ({what}); install Debian's `chromium` package "
-                "or set CHROMIUM=/path/to/chrome to run the browser tests"
+                f"{missing} was not found and could not be installed ({what}); install Debian's `chromium` and "
+                "`chromium-driver` packages, or set CHROMIUM and CHROMEDRIVER, to run the browser tests"
             )
-    return exe
+    return exe, driver
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Page]:
+def browser(chromium: tuple[str, str]) -> Iterator[Page]:
     """A headless Chromium with a fresh profile and one tab, closed after the module."""
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+
+    exe, driver_path = chromium
+    options = webdriver.ChromeOptions()
+    options.binary_location = exe  # the system's browser: Selenium downloads nothing
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--window-size={WIDTH},{HEIGHT}")
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # network events, for failed_requests
     # Chromium's helper processes can still be writing to the profile as it is removed: not a test failure
     with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
-        proc = subprocess.Popen(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        options.add_argument(f"--user-data-dir={profile}")
         try:
-            port_file = Path(profile) / "DevToolsActivePort"
-            deadline = time.monotonic() + TIMEOUT
-            while not (port_file.is_file() and len(port_file.read_text().split()) >= 2):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    proc.kill()
-                    pytest.fail(f"Chromium did not start ({chromium}):\n{proc.stderr.read().decode(errors='replace')[-2000:]}")
-                time.sleep(0.1)
-            port, path = port_file.read_text().split()[:2]
-            ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=TIMEOUT, suppress_origin=True)
-            browser_page = Page(ws, session="")
-            target = browser_page.send("Target.createTarget", url="about:blank")["targetId"]
-            session = browser_page.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-            page = Page(ws, session)
-            page.events = browser_page.events  # one stream of events, filtered by session
-            for method in ("Page.enable", "Network.enable", "Runtime.enable"):
-                page.send(method)
-            page.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+            driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+        except WebDriverException as err:
+            pytest.fail(f"Chromium did not start ({exe} through {driver_path}):\n{str(err)[-2000:]}")
+        try:
+            driver.set_page_load_timeout(TIMEOUT)
+            driver.set_script_timeout(TIMEOUT)
+            page = Page(driver)
+            page._viewport(HEIGHT)
             yield page
-            ws.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            driver.quit()
 
 
 # -- the site ----------------------------------------------------------------------------------------
@@ -388,7 +370,7 @@ def check_solutions_folded(page: Page, doc: str) -> None:
 
 
 def test_landing_page(browser, site, shots):
-    check_page(browser, site, "", yaml.safe_load((ROOT / "_toc.yml").read_text())["root"], shots / "landing.png", notebook=False)
+    check_page(browser, site, "", toc_files()[0], shots / "landing.png", notebook=False)  # the root comes first
 
 
 def test_first_lecture_page(browser, site, shots):

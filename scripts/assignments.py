@@ -1,8 +1,8 @@
 """Make the student copies of the lectures and labs from their solution sources.
 
-    python -m utils.assignments          # rewrite lectures/*.ipynb and labs/*.ipynb from their solutions/ sources
-    python -m utils.assignments --check  # exit 1 when a source or a student copy is out of date
-    python -m utils.assignments labs/solutions/01_gan_lab.ipynb   # only the sources named
+    python scripts/assignments.py          # rewrite lectures/*.ipynb and labs/*.ipynb from their solutions/ sources
+    python scripts/assignments.py --check  # exit 1 when a source or a student copy is out of date
+    python scripts/assignments.py labs/solutions/01_gan_lab.ipynb   # only the sources named
 
 Between `### BEGIN SOLUTION` and `### END SOLUTION`, code becomes a stub that raises
 NotImplementedError naming the exercise, and markdown becomes an answer prompt. In markdown the
@@ -30,7 +30,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from utils.config import REPO_ROOT
+ROOT = Path(__file__).resolve().parent.parent  # the repository; found without importing the course helpers (and torch)
+for _path in (ROOT / "scripts", ROOT):  # book_files beside this file; `utils.progress`, which reads a notebook's checks
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from book_files import cell_source, render_notebook  # noqa: E402
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_PROMPT = "*Your answer here.*"
@@ -46,7 +51,7 @@ EXPORT = "#| export"
 EXPORT_DIR = "lab_code"
 _MODULE_HEADER = '''"""The cells of {source} marked `#| export`, with their solutions.
 
-Made by `python -m utils.assignments` from the lab: edit the lab, never this file.
+Made by `python scripts/assignments.py` from the lab: edit the lab, never this file.
 """
 
 # ruff: noqa
@@ -69,12 +74,6 @@ _STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\('(?P<name>.*)
 
 class AssignmentError(ValueError):
     """A solution source whose markers cannot be turned into a student copy."""
-
-
-def _source(cell: dict[str, Any]) -> str:
-    """A cell's source as one string."""
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
 
 
 def _marker(line: str) -> str:
@@ -122,7 +121,7 @@ def _strip_regions(text: str, replacement: str, where: str, code: bool) -> str:
 
 def is_marked(cell: dict[str, Any]) -> bool:
     """True when a cell holds solution markers."""
-    text = _source(cell)
+    text = cell_source(cell)
     return BEGIN in text or END in text
 
 
@@ -148,7 +147,7 @@ def colab_url(repo_url: str, branch: str, path: str) -> str:
 def links_cell(repo_url: str, branch: str, student: str, source: str) -> dict[str, Any]:
     """The markdown cell with the two Colab links of a notebook with exercises."""
     text = (
-        "<!-- Made by `python -m utils.assignments` from _config.yml: do not edit. -->\n"
+        "<!-- Made by `python scripts/assignments.py` from _config.yml: do not edit. -->\n"
         f'<a class="colab-link" href="{colab_url(repo_url, branch, student)}">'
         "&#9654; Do the exercises in Colab</a>&nbsp;&nbsp;\n"
         f'<a class="colab-link colab-link-solutions" href="{colab_url(repo_url, branch, source)}">'
@@ -163,7 +162,7 @@ def exercises(cells: list[dict[str, Any]]) -> list[tuple[int, str, str, int]]:
     for cell in cells:
         if cell["cell_type"] != "markdown":
             continue
-        for m in _EXERCISE.finditer(_source(cell)):
+        for m in _EXERCISE.finditer(cell_source(cell)):
             title = m.group(3).strip()
             kind = m.group(2) or ("your design" if "(your design)" in title else "coded")
             minutes = cell.get("metadata", {}).get("minutes", MINUTES[kind])
@@ -175,7 +174,7 @@ def exercise_list_cell(found: list[tuple[int, str, str, int]]) -> dict[str, Any]
     """The generated markdown cell listing a notebook's exercises."""
     rows = [f"| {n} | {title} | {kind} | {minutes} |" for n, title, kind, minutes in found]
     text = (
-        "<!-- Made by `python -m utils.assignments` from the exercise headings: do not edit. -->\n"
+        "<!-- Made by `python scripts/assignments.py` from the exercise headings: do not edit. -->\n"
         f"**Exercises on this page** ({len(found)}, about {sum(f[3] for f in found)} minutes; "
         "the end of the page shows which checks you have passed):\n\n"
         "| # | exercise | kind | minutes |\n|---:|---|---|---:|\n" + "\n".join(rows)
@@ -190,7 +189,7 @@ def progress_cells(module: str, checks: list[str]) -> list[dict[str, Any]]:
         items = "".join(f'        "{c}",\n' for c in checks)
         one_line = f'progress.show(\n    "{module}",\n    [\n{items}    ],\n)'
     md = (
-        "## Your progress\n\n<!-- Made by `python -m utils.assignments`: do not edit. -->\n"
+        "## Your progress\n\n<!-- Made by `python scripts/assignments.py`: do not edit. -->\n"
         "The checks of this page: passed, failed, or not run yet (each check records its latest verdict), and "
         "how far you are through the course."
     )
@@ -209,7 +208,7 @@ def progress_cells(module: str, checks: list[str]) -> list[dict[str, Any]]:
 
 def _with_generated_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """cells with the exercise list before the first code cell and the progress cells before the references."""
-    from utils.progress import notebook_checks  # a light import: the progress helper has no torch
+    from utils.progress import notebook_checks  # imported when needed: the tool finds the repository without it
 
     generated = (LIST_TAG, PROGRESS_TAG)
     cells = [c for c in cells if not set(_tags(c)) & set(generated)]
@@ -217,10 +216,10 @@ def _with_generated_cells(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if found:
         first_code = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
         cells.insert(first_code, exercise_list_cell(found))
-    code = "\n".join(_source(c) for c in cells if c["cell_type"] == "code")
+    code = "\n".join(cell_source(c) for c in cells if c["cell_type"] == "code")
     checks = notebook_checks(code)
     if checks:
-        end = next((i for i, c in enumerate(cells) if _source(c).startswith("## References")), len(cells))
+        end = next((i for i, c in enumerate(cells) if cell_source(c).startswith("## References")), len(cells))
         cells[end:end] = progress_cells(*checks)
     return cells
 
@@ -232,13 +231,13 @@ def prepare_source(nb: dict[str, Any], links: dict[str, Any], name: str = "noteb
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
-        _regions(_source(cell), f"{name}, cell {i}")
+        _regions(cell_source(cell), f"{name}, cell {i}")
         tags = _tags(cell)
         if is_marked(cell) and SOLUTION_TAG not in tags:
             _set_tags(cell, [*tags, SOLUTION_TAG])
-    if not cells or cells[0]["cell_type"] != "markdown" or not _source(cells[0]).startswith("# "):
+    if not cells or cells[0]["cell_type"] != "markdown" or not cell_source(cells[0]).startswith("# "):
         raise AssignmentError(f"{name}: the first cell must be the markdown title, a line starting with '# '.")
-    title, _, rest = _source(cells[0]).partition("\n")
+    title, _, rest = cell_source(cells[0]).partition("\n")
     if rest.strip():  # the links go right under the title line: the introduction becomes a cell of its own
         intro = {**copy.deepcopy(cells[0]), "id": f"{cells[0].get('id', 'title')}-intro", "source": rest.lstrip("\n")}
         cells = [{**cells[0], "source": title}, intro, *cells[1:]]
@@ -261,7 +260,7 @@ def make_student_notebook(nb: dict[str, Any], name: str = "notebook") -> dict[st
     student = copy.deepcopy(nb)
     exercise = "this exercise"
     for i, cell in enumerate(student["cells"]):
-        text = _source(cell)
+        text = cell_source(cell)
         where = f"{name}, cell {i}"
         marked = is_marked(cell)
         if cell["cell_type"] == "markdown":
@@ -295,10 +294,10 @@ def fill_stubs(student: dict[str, Any], source: dict[str, Any]) -> list[str]:
     if len(src_cells) != len(stu_cells):
         raise AssignmentError(f"the student copy has {len(stu_cells)} code cells, its source {len(src_cells)}.")
     for stu, src in zip(stu_cells, src_cells, strict=True):
-        src_lines = _source(src).split("\n")
-        regions = [src_lines[a : b + 1] for a, b in _regions(_source(src), "source")]
+        src_lines = cell_source(src).split("\n")
+        regions = [src_lines[a : b + 1] for a, b in _regions(cell_source(src), "source")]
         out: list[str] = []
-        for line in _source(stu).split("\n"):
+        for line in cell_source(stu).split("\n"):
             if _STUB.match(line):
                 if not regions:
                     raise AssignmentError(f"a stub with no solution region in its source: {line.strip()}")
@@ -311,7 +310,7 @@ def fill_stubs(student: dict[str, Any], source: dict[str, Any]) -> list[str]:
 
 def exported_module(nb: dict[str, Any], source: str) -> str | None:
     """The text of the module made of the source's `#| export` cells (marker lines dropped), or None."""
-    cells = [_source(c) for c in nb["cells"] if c["cell_type"] == "code" and _source(c).startswith(EXPORT)]
+    cells = [cell_source(c) for c in nb["cells"] if c["cell_type"] == "code" and cell_source(c).startswith(EXPORT)]
     if not cells:
         return None
     bodies = []
@@ -332,11 +331,6 @@ def student_path(source: Path) -> Path:
     return source.parent.parent / source.name
 
 
-def render(nb: dict[str, Any]) -> str:
-    """Serialise a notebook the way the repository stores it."""
-    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-
-
 def repository(root: Path) -> tuple[str, str]:
     """The (url, branch) of `repository` in root/_config.yml."""
     import yaml  # a build tool: imported here, so that `utils` imports without it
@@ -348,25 +342,25 @@ def repository(root: Path) -> tuple[str, str]:
     return repo["url"], str(repo.get("branch", "main"))
 
 
-def build(source: Path, root: Path = REPO_ROOT) -> tuple[str, str, str | None]:
+def build(source: Path, root: Path = ROOT) -> tuple[str, str, str | None]:
     """The texts of the prepared source, of its student copy and of its exported module (None without one)."""
     url, branch = repository(root)
     rel = source.resolve().relative_to(root.resolve()).as_posix()
     links = links_cell(url, branch, student_path(Path(rel)).as_posix(), rel)
     nb = prepare_source(json.loads(source.read_text(encoding="utf-8")), links, source.name)
-    return render(nb), render(make_student_notebook(nb, source.name)), exported_module(nb, rel)
+    return render_notebook(nb), render_notebook(make_student_notebook(nb, source.name)), exported_module(nb, rel)
 
 
-def sources(root: Path = REPO_ROOT) -> list[Path]:
+def sources(root: Path = ROOT) -> list[Path]:
     """Every solution source under root."""
     return sorted(p for folder in SOURCE_DIRS for p in (root / folder).glob("*.ipynb"))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with --check, verify) every source and student copy; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m utils.assignments", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python scripts/assignments.py", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail when a source or a student copy is out of date")
-    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the book's folder (with _config.yml)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the book's folder (with _config.yml)")
     parser.add_argument("paths", nargs="*", type=Path, help="only these solution sources (default: all)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
@@ -392,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 path.write_text(text, encoding="utf-8")
                 print(f"wrote {path.relative_to(root).as_posix()}")
     if args.check and stale:
-        print(f"Out of date: {', '.join(stale)}. Run `python -m utils.assignments` to regenerate them.", file=sys.stderr)
+        print(f"Out of date: {', '.join(stale)}. Run `python scripts/assignments.py` to regenerate them.", file=sys.stderr)
         return 1
     if args.check:
         print(f"{len(found)} sources, their student copies and the exported lab code up to date.")
