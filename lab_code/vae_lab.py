@@ -1,6 +1,6 @@
 """The cells of labs/solutions/02_vae_lab.ipynb marked `#| export`, with their solutions.
 
-Made by `python -m utils.assignments` from the lab: edit the lab, never this file.
+Made by `python scripts/assignments.py` from the lab: edit the lab, never this file.
 """
 
 # ruff: noqa
