@@ -124,3 +124,11 @@ def test_student_edition_builds_with_stubs_and_without_solutions(tmp_path):
     assert "(student edition)" in page
     for built in html.rglob("*.html"):
         assert "SECRET_ANSWER" not in built.read_text(encoding="utf-8"), f"{built.name} shows a solution"
+
+
+def test_this_books_student_edition_builds_with_warnings_as_errors(tmp_path):
+    """The real student copies build strictly: every relative link in a copy resolves from the copy's own folder."""
+    done = edition.build_student_edition(root=ROOT, out=tmp_path / "student", strict=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    html = tmp_path / "student" / "_build" / "html"
+    assert (html / "lectures" / "05_vaes.html").is_file() and not (html / "lectures" / "solutions").exists()
