@@ -33,7 +33,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_section import replace_section  # noqa: E402
+from readme_section import publish  # noqa: E402
 
 from lab_code import gan_lab  # noqa: E402 (lab 1's exported code)
 from utils import metrics  # noqa: E402
@@ -212,10 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds != [0]:
         command += " --seeds " + " ".join(map(str, args.seeds))
     section = render(rows, args.steps, args.eval, command + " --write")
-    print("\n" + section)
-    if args.write:
-        replace_section(README, HEADING, section)
-        print(f"updated {README.relative_to(ROOT)}")
+    publish(README, HEADING, section, args.write)
     return 0
 
 

@@ -34,7 +34,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_section import replace_section  # noqa: E402
+from readme_section import publish  # noqa: E402
 from time_notebooks import machine  # noqa: E402 (the machine line of every benchmark)
 
 from lab_code import gan_lab, vae_lab  # noqa: E402 (the labs' exported code)
@@ -238,10 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     labs = ["gan", "vae"] if args.lab == "both" else [args.lab]
     results = {lab: measure(lab, args.vae_images if lab == "vae" else args.gan_images, args.rounds, device) for lab in labs}
     section = render(results, args, env)
-    print("\n" + section)
-    if args.write:
-        replace_section(README, HEADING, section)
-        print(f"updated {README.relative_to(ROOT)}")
+    publish(README, HEADING, section, args.write)
     return 0
 
 

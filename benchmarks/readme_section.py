@@ -23,3 +23,11 @@ def replace_section(path: Path, heading: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def publish(path: Path, heading: str, section: str, write: bool) -> None:
+    """Print a benchmark's section and, when write is set, record it in the README at path."""
+    print("\n" + section)
+    if write:
+        replace_section(path, heading, section)
+        print(f"updated {path.name}")

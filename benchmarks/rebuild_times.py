@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from readme_section import replace_section
+from readme_section import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -141,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     book = args.book.resolve()
     rows = measure(book, args.mode, args.lecture or first_lecture(book), args.module, args.build_options)
     section = render(args.mode, rows)
-    print("\n" + section)
-    if args.write:
-        replace_section(README, HEADING, section)
-        print(f"updated {README.relative_to(ROOT)}")
+    publish(README, HEADING, section, args.write)
     return 0
 
 

@@ -22,7 +22,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from readme_section import replace_section
+from readme_section import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "benchmarks" / "README.md"
@@ -91,10 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     section = render(args.mode, serial, parallel, args.jobs)
-    print("\n" + section)
-    if args.write:
-        replace_section(README, HEADING, section)
-        print(f"updated {README.relative_to(ROOT)}")
+    publish(README, HEADING, section, args.write)
     return 0
 
 
