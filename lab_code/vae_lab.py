@@ -25,6 +25,8 @@ EPOCHS_2D = config.pick(full=6, fast=2)  # the model with a 2-D latent space
 SWEEP_TRAIN, SWEEP_EPOCHS = config.pick(full=(15_000, 3), fast=(5_000, 2))
 # samples saved for lab 3 and judged by utils.metrics
 N_SAMPLES = config.pick(full=5_000, fast=1_000)
+# prior samples scored after every epoch of the main model: its quality curve
+N_TRACK = config.pick(full=1_000, fast=300)
 HIDDEN, Z_DIM, BATCH_SIZE, LR = 512, 20, 128, 1e-3
 
 
@@ -160,11 +162,13 @@ def train_vae(
     x_te=None,
     desc="VAE",
     verbose=True,
+    score_fn=None,
 ):
-    """Adam with a cosine learning-rate schedule: per-epoch train (and test) losses."""
+    """Adam with a cosine learning-rate schedule: per-epoch train (and test) losses,
+    and score_fn(model)'s numbers after every epoch when given."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    history = {"train": [], "test": []}
+    history = {"train": [], "test": [], "scores": []}
     bar = progress(total=epochs * num_batches(len(x_tr), batch_size), desc=desc)
     for epoch in range(epochs):
         history["train"].append(
@@ -173,6 +177,8 @@ def train_vae(
         schedule.step()
         if x_te is not None:
             history["test"].append(evaluate(model, x_te, beta)["loss"])
+        if score_fn is not None:
+            history["scores"].append(score_fn(model))
         if verbose:
             test = f" | test {history['test'][-1]:7.2f}" if x_te is not None else ""
             print(
