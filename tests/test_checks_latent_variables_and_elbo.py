@@ -144,7 +144,7 @@ def elbo_fresh_noise(x, mu, log_sigma, eps, a, s):
         (lambda *args: (parts(*args)[1] - parts(*args)[3]).mean(), "missing the prior term"),
         (lambda *args: parts(*args)[1].mean(), "only have the reconstruction term"),
         (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, ls, eps, 1.0, s), "decoder weight a"),
-        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, ls, eps, a, math.sqrt(s)), "used s as the variance"),
+        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, ls, eps, a, math.sqrt(s)), "used sigma_x as the variance"),
         (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, torch.log(ls), eps, a, s), "log_sigma as the standard deviation"),
         (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, 0.5 * ls, eps, a, s), "log_sigma as a log-variance"),
         (elbo_no_constants, "off by a constant"),

@@ -27,7 +27,7 @@ KEY_LABELS = {
         "Generator",
         "$G_\\theta$",
         "Discriminator",
-        "$D_\\phi$",
+        "$D_\\gamma$",
         "p_{\\mathrm{data}}",
         "\\log(1 - D(G(z)))",
         "$-\\log D(G(z))$",

@@ -29,7 +29,7 @@ HIDDEN = ("top", "right")  # spines the plots leave out
 ALT_TEXT: dict[str, str] = {
     "gan_training_loop": (
         "Flow chart of one GAN training step: noise z goes through the generator G_theta to a fake sample, which the "
-        "discriminator D_phi scores alongside a real sample from p_data. D is updated to maximise log D(x) + "
+        "discriminator D_gamma scores alongside a real sample from p_data. D is updated to maximise log D(x) + "
         "log(1 - D(G(z))), and G is updated to minimise -log D(G(z)), its gradient flowing back through D."
     ),
     "vae_architecture": (
@@ -112,20 +112,20 @@ def gan_training_loop() -> Figure:
     gen = _box(ax, 2.7, 2.1, "Generator\n$G_\\theta$", GEN, w=1.45, h=0.95)
     fake = _box(ax, 4.7, 2.1, "fake sample\n$\\hat{x} = G_\\theta(z)$", GEN, w=1.75, h=0.95, fill="white")
     real = _box(ax, 4.7, 4.3, "real sample\n$x \\sim p_{\\mathrm{data}}$", DATA, w=1.75, h=0.95)
-    disc = _box(ax, 6.85, 3.2, "Discriminator\n$D_\\phi$", DISC, w=1.6, h=0.95)
-    out = _box(ax, 8.9, 3.2, "$D_\\phi(\\cdot) \\in [0, 1]$:\nprobability real", DISC, w=1.85, h=0.95, fill="white")
+    disc = _box(ax, 6.85, 3.2, "Discriminator\n$D_\\gamma$", DISC, w=1.6, h=0.95)
+    out = _box(ax, 8.9, 3.2, "$D_\\gamma(\\cdot) \\in [0, 1]$:\nprobability real", DISC, w=1.85, h=0.95, fill="white")
     _box(ax, 7.85, 5.3, "$D$ maximises  $\\log D(x) + \\log(1 - D(G(z)))$", DISC, w=3.9, h=0.6, fill="white")
     _box(ax, 8.05, 0.55, "$G$ minimises  $-\\log D(G(z))$\n(non-saturating loss)", GEN, w=3.3, h=0.85, fill="white")
     for start, end in [(noise, gen), (gen, fake), (fake, disc), (real, disc), (disc, out)]:
         _arrow(ax, start, end)
     _arrow(ax, (8.9, 3.68), (8.9, 5.0))  # D's output feeds both losses
     _arrow(ax, (8.9, 2.72), (8.9, 0.98))
-    # The updates: D's gradient reaches phi only; G's goes back through D (its weights held fixed) to theta.
+    # The updates: D's gradient reaches gamma only; G's goes back through D (its weights held fixed) to theta.
     _arrow(ax, (6.5, 5.0), (6.5, 3.68), DISC, dashed=True)
-    _note(ax, 6.62, 4.35, "update $D$: $\\nabla_\\phi$", DISC)
+    _note(ax, 6.62, 4.35, "update $D$: $\\nabla_\\gamma$", DISC)
     _arrow(ax, (7.15, 0.98), (7.15, 2.72), GEN, dashed=True)
     _arrow(ax, (6.55, 2.72), (2.7, 1.62), GEN, dashed=True, via=[(6.55, 1.15), (2.7, 1.15)])
-    _note(ax, 4.3, 0.75, "update $G$: $\\nabla_\\theta$ flows back\nthrough $D_\\phi$ (held fixed)", GEN, ha="center")
+    _note(ax, 4.3, 0.75, "update $G$: $\\nabla_\\theta$ flows back\nthrough $D_\\gamma$ (held fixed)", GEN, ha="center")
     return fig
 
 

@@ -282,12 +282,12 @@ _A, _S = 1.7, 0.6  # decoder weight and noise std of the model the check uses
 
 
 def _elbo_forms(
-    x: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor, eps: torch.Tensor, a: float, s: float
+    x: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor, eps: torch.Tensor, a: float, sigma_x: float
 ) -> dict[str, torch.Tensor]:
     """The accepted ELBO estimators and the usual wrong ones, keyed by name."""
     sigma = log_sigma.exp()
     z = mu + sigma * eps
-    log_lik = _log_normal(x, a * z, s)
+    log_lik = _log_normal(x, a * z, sigma_x)
     log_prior = _log_normal(z, 0.0, 1.0)
     log_q = _log_normal(z, mu, sigma)
     entropy = 0.5 * (_LOG_2PI + 1) + log_sigma
@@ -305,14 +305,16 @@ def _elbo_forms(
         "plus_kl": log_lik.mean() + kl,
         "no_prior": (log_lik - log_q).mean(),
         "only_lik": log_lik.mean(),
-        "no_a": (_log_normal(x, z, s) + log_prior - log_q).mean(),
-        "s_as_var": (_log_normal(x, a * z, math.sqrt(s)) + log_prior - log_q).mean(),
+        "no_a": (_log_normal(x, z, sigma_x) + log_prior - log_q).mean(),
+        "s_as_var": (_log_normal(x, a * z, math.sqrt(sigma_x)) + log_prior - log_q).mean(),
     }
     z_bad = mu + log_sigma * eps  # log_sigma used as the standard deviation
-    forms["log_sigma_as_std"] = (_log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, log_sigma)).mean()
+    log_joint_bad = _log_normal(x, a * z_bad, sigma_x) + _log_normal(z_bad, 0.0, 1.0)
+    forms["log_sigma_as_std"] = (log_joint_bad - _log_normal(z_bad, mu, log_sigma)).mean()
     sd_bad = (0.5 * log_sigma).exp()  # log_sigma treated as a log-variance
     z_bad = mu + sd_bad * eps
-    forms["log_sigma_as_logvar"] = (_log_normal(x, a * z_bad, s) + _log_normal(z_bad, 0.0, 1.0) - _log_normal(z_bad, mu, sd_bad)).mean()
+    log_joint_bad = _log_normal(x, a * z_bad, sigma_x) + _log_normal(z_bad, 0.0, 1.0)
+    forms["log_sigma_as_logvar"] = (log_joint_bad - _log_normal(z_bad, mu, sd_bad)).mean()
     return forms
 
 
@@ -328,7 +330,7 @@ _ELBO_MISTAKES = {
         "the average) is missing."
     ),
     "no_a": "you forgot the decoder weight a: the mean of p(x|z) is a times z, not z.",
-    "s_as_var": "you used s as the variance of p(x|z); s is the standard deviation (the variance is its square).",
+    "s_as_var": "you used sigma_x as the variance of p(x|z); sigma_x is the standard deviation (the variance is its square).",
     "log_sigma_as_std": "you used log_sigma as the standard deviation: it is the log of the standard deviation.",
     "log_sigma_as_logvar": (
         "you treated log_sigma as a log-variance (halving it before the exp): it is the log of the standard deviation itself."
@@ -347,7 +349,7 @@ def _elbo_inputs(seed: int, mu: float, log_sigma: float) -> tuple[torch.Tensor, 
 
 
 def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
-    """Check elbo_estimate(x, mu, log_sigma, eps, a, s) -> scalar ELBO estimate for z~N(0,1), x|z~N(az, s^2)."""
+    """Check elbo_estimate(x, mu, log_sigma, eps, a, sigma_x) -> scalar ELBO estimate for z~N(0,1), x|z~N(az, sigma_x^2)."""
 
     def body() -> None:
         """Compare the value with the accepted estimators and the known mistakes, then check its gradients."""
