@@ -88,7 +88,7 @@ LOGLIK_WRONG = {
         lambda x, mu, S: torch.distributions.MultivariateNormal(mu, S).log_prob(x).exp().mean(),
         "average density",
     ),
-    "constant missing": (loglik_from_parts(lambda c, ld, q: (-0.5 * ld - 0.5 * q).mean()), "-(D/2) log(2 pi) is missing"),
+    "constant missing": (loglik_from_parts(lambda c, ld, q: (-0.5 * ld - 0.5 * q).mean()), "-(d_x/2) log(2 pi) is missing"),
     "log det missing": (loglik_from_parts(lambda c, ld, q: (-c - 0.5 * q).mean()), "log det(Sigma) term is missing"),
     "Sigma not inverted": (loglik_not_inverted, "uses Sigma where it needs its inverse"),
 }
@@ -103,7 +103,7 @@ def test_loglik_known_mistakes_are_named(name):
 
 
 def test_loglik_hard_coded_2d_names_the_dimension():
-    assert "D = 3" in wrong(LOGLIK_WRONG["constant hard-coded for 2D"][0])
+    assert "d_x = 3" in wrong(LOGLIK_WRONG["constant hard-coded for 2D"][0])
 
 
 def test_loglik_bad_types_and_crashes_fail_cleanly():

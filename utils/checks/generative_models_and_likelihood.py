@@ -79,8 +79,8 @@ def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tens
         "this looks like an average density, not an average log-density: take the log of each density first.": (
             torch.exp(-const - 0.5 * logdet - 0.5 * maha).mean()
         ),
-        "the normalising constant -(D/2) log(2 pi) is missing.": ref + const,
-        f"the normalising constant is wrong: it is -(D/2) log(2 pi), where D is the dimension of x (this case has D = {d}).": ref
+        "the normalising constant -(d_x/2) log(2 pi) is missing.": ref + const,
+        f"the normalising constant is wrong: it is -(d_x/2) log(2 pi), where d_x is the dimension of x (this case has d_x = {d}).": ref
         + const
         - torch.tensor([log2pi, 0.5 * log2pi, d * log2pi], dtype=_DTYPE),
         "the -(1/2) log det(Sigma) term is missing.": ref + 0.5 * logdet,
@@ -94,7 +94,7 @@ def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tens
     for message, expected in variants.items():
         if bool(torch.isclose(value, expected.reshape(-1), rtol=1e-5, atol=1e-6).any()):
             raise StudentError(message)
-    raise StudentError(f"the average log-likelihood is {value.item():.6g}, expected {ref.item():.6g} (D = {d}, N = {n}).")
+    raise StudentError(f"the average log-likelihood is {value.item():.6g}, expected {ref.item():.6g} (d_x = {d}, N = {n}).")
 
 
 def check_gaussian_log_likelihood(fn: Callable[..., Any]) -> Verdict:
