@@ -128,6 +128,14 @@ def call_loss_on_logits(fn: Callable[..., Any], what: str, hint: str, *args: Any
     return require_scalar(value, what)
 
 
+def require_values(out: Any, n: int, message: str) -> Sequence[Any]:
+    """Stop unless out is a tuple or list of n values; message names them and has a {got} slot for what came back."""
+    if not isinstance(out, (tuple, list)) or len(out) != n:
+        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
+        raise StudentError(message.format(got=got))
+    return out
+
+
 def require_tensor(value: Any, what: str) -> torch.Tensor:
     """Stop with a message unless value is a tensor."""
     if not isinstance(value, torch.Tensor):

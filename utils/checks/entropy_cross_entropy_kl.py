@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import torch
 
-from utils.checks.core import StudentError, Verdict, call, is_close, require_tensor, run_check
+from utils.checks.core import StudentError, Verdict, call, is_close, require_tensor, require_values, run_check
 from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
 
 Tensor = torch.Tensor
@@ -288,9 +288,7 @@ def _run_fit(fit_gaussian: FitFn, direction: str, mu_init: float, steps: int) ->
             "refused it): an optimiser step can move a parameter anywhere, so optimise a quantity that maps to a "
             "positive sigma whatever its value, not sigma itself."
         ) from None
-    if not isinstance(out, (tuple, list)) or len(out) != 3:
-        got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
-        raise StudentError(f"{what} should return three numbers, (mu, sigma, kl), got {got}.")
+    require_values(out, 3, f"{what} should return three numbers, (mu, sigma, kl), got {{got}}.")
     values = []
     for name, v in zip(("mu", "sigma", "kl"), out, strict=True):
         if isinstance(v, torch.Tensor) and v.numel() == 1:

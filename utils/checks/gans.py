@@ -20,6 +20,7 @@ from utils.checks.core import (
     require_grad_flow,
     require_scalar,
     require_tensor,
+    require_values,
     run_check,
 )
 from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
@@ -195,9 +196,7 @@ def check_collapse_and_cover(fn: Callable[..., Any], min_on_mode: float = 0.5) -
 
     def body() -> None:
         out = call(fn)
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
-            raise StudentError(f"return two tensors of samples, (collapsed, covering), in that order; got {got}.")
+        require_values(out, 2, "return two tensors of samples, (collapsed, covering), in that order; got {got}.")
         collapsed, covering = _ring_samples(out[0], "collapsed"), _ring_samples(out[1], "covering")
         if collapsed.shape == covering.shape and torch.equal(collapsed, covering):
             raise StudentError("the two runs returned the same samples: train two GANs with different settings, one for each outcome.")

@@ -24,6 +24,7 @@ from utils.checks.core import (
     require_scalar,
     require_shape,
     require_tensor,
+    require_values,
     run_check,
 )
 from utils.checks.core import require_passed as require_passed  # notebooks call checks.require_passed
@@ -234,9 +235,7 @@ def check_em_local_optimum(fn: Callable[..., Any], x: torch.Tensor) -> Verdict:
         if data.dim() != 2 or len(data) < 10:
             raise StudentError(f"pass the data matrix X of shape [N, 2] as the second argument; got shape {list(data.shape)}.")
         out = call(fn)
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            got = f"{len(out)} values" if isinstance(out, (tuple, list)) else f"a {type(out).__name__}"
-            raise StudentError(f"return two runs, (good, stuck), in that order; got {got}.")
+        require_values(out, 2, "return two runs, (good, stuck), in that order; got {got}.")
         good, stuck = (_em_run(run, which, data) for run, which in zip(out, ("good", "stuck"), strict=True))
         for which, run in (("good", good), ("stuck", stuck)):
             _em_history_problem(which, run[3], data, run[:3])
