@@ -54,11 +54,12 @@ STATE = Path("_build") / ".build"
 REREAD_EXTENSION = "sphinx_reread"  # scripts/sphinx_reread.py: Sphinx reads again the pages whose executed results changed
 
 
-def _digest_files(paths: list[Path], root: Path) -> str:
-    """A hash over the relative names and contents of files."""
+def _digest_files(paths: list[Path], *bases: Path) -> str:
+    """A hash over the names and contents of files, each name relative to the first of bases that holds it."""
     h = hashlib.sha256()
     for p in sorted(paths):
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        rel = next(p.relative_to(base) for base in bases if p.is_relative_to(base))
+        h.update(rel.as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -182,13 +183,8 @@ def _all_module_files(root: Path) -> list[Path]:
 def module_digest(notebook: Path, root: Path = ROOT) -> str:
     """A hash of the book's modules a notebook imports (transitively) and the data they read: part of its cache key."""
     files = imported_files(notebook, root)
-    helpers = _helpers_root(root)
     files = _all_module_files(root) if files is None else files
-    h = hashlib.sha256()
-    for p in sorted(files):
-        rel = p.relative_to(helpers).as_posix() if p.is_relative_to(helpers) else p.relative_to(notebook.parent).as_posix()
-        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
+    return _digest_files(files, _helpers_root(root), notebook.parent)
 
 
 def cache_name(cond: dict[str, str]) -> str:
