@@ -74,31 +74,28 @@ def test_e_step_wrong_answers_fail(wrong, fragment):
 
 # ----------------------------------------------------------------------------------- elbo_estimate
 
-A_DEFAULT, S_DEFAULT = 1.7, 0.6
-
-
-def parts(x, mu, log_sigma, eps, a, s):
+def parts(x, mu, log_sigma, eps, zeta, sigma_x):
     """z and the three log-densities every ELBO estimator is built from."""
     sigma = torch.exp(log_sigma)
     z = mu + sigma * eps
-    return z, log_normal(x, a * z, s), log_normal(z, 0.0, 1.0), log_normal(z, mu, sigma)
+    return z, log_normal(x, zeta * z, sigma_x), log_normal(z, 0.0, 1.0), log_normal(z, mu, sigma)
 
 
-def elbo_mc(x, mu, log_sigma, eps, a, s):
+def elbo_mc(x, mu, log_sigma, eps, zeta, sigma_x):
     """Right: plain Monte Carlo estimate of E_q[log p(x, z) - log q(z)]."""
-    _, log_lik, log_prior, log_q = parts(x, mu, log_sigma, eps, a, s)
+    _, log_lik, log_prior, log_q = parts(x, mu, log_sigma, eps, zeta, sigma_x)
     return (log_lik + log_prior - log_q).mean()
 
 
-def elbo_entropy(x, mu, log_sigma, eps, a, s):
+def elbo_entropy(x, mu, log_sigma, eps, zeta, sigma_x):
     """Right: Monte Carlo log-joint plus the closed-form entropy of q."""
-    _, log_lik, log_prior, _ = parts(x, mu, log_sigma, eps, a, s)
+    _, log_lik, log_prior, _ = parts(x, mu, log_sigma, eps, zeta, sigma_x)
     return (log_lik + log_prior).mean() + 0.5 * (LOG_2PI + 1) + log_sigma
 
 
-def elbo_kl(x, mu, log_sigma, eps, a, s):
+def elbo_kl(x, mu, log_sigma, eps, zeta, sigma_x):
     """Right: Monte Carlo reconstruction term minus the closed-form KL to the prior."""
-    _, log_lik, _, _ = parts(x, mu, log_sigma, eps, a, s)
+    _, log_lik, _, _ = parts(x, mu, log_sigma, eps, zeta, sigma_x)
     sigma = torch.exp(log_sigma)
     return log_lik.mean() - (0.5 * (mu**2 + sigma**2 - 1) - log_sigma)
 
@@ -113,22 +110,22 @@ def test_elbo_estimate_stub_fails():
     assert_fails(latent_variables_and_elbo.check_elbo_estimate(stub), "not done yet")
 
 
-def elbo_no_constants(x, mu, log_sigma, eps, a, s):
+def elbo_no_constants(x, mu, log_sigma, eps, zeta, sigma_x):
     """Wrong: Gaussian log-densities without their -0.5*log(2*pi) terms."""
     sigma = torch.exp(log_sigma)
     z = mu + sigma * eps
-    log_lik = -math.log(s) - 0.5 * ((x - a * z) / s) ** 2
+    log_lik = -math.log(sigma_x) - 0.5 * ((x - zeta * z) / sigma_x) ** 2
     return (log_lik - 0.5 * z**2 + log_sigma + 0.5 * eps**2).mean()
 
 
-def elbo_detached(x, mu, log_sigma, eps, a, s):
+def elbo_detached(x, mu, log_sigma, eps, zeta, sigma_x):
     """Wrong: right value, but z is cut from the graph."""
-    return elbo_mc(x, mu.detach(), log_sigma.detach(), eps, a, s)
+    return elbo_mc(x, mu.detach(), log_sigma.detach(), eps, zeta, sigma_x)
 
 
-def elbo_fresh_noise(x, mu, log_sigma, eps, a, s):
+def elbo_fresh_noise(x, mu, log_sigma, eps, zeta, sigma_x):
     """Wrong: draws its own noise instead of using eps."""
-    return elbo_mc(x, mu, log_sigma, torch.randn_like(eps), a, s)
+    return elbo_mc(x, mu, log_sigma, torch.randn_like(eps), zeta, sigma_x)
 
 
 @pytest.mark.parametrize(
@@ -143,10 +140,10 @@ def elbo_fresh_noise(x, mu, log_sigma, eps, a, s):
         (lambda *args: 2 * parts(*args)[1].mean() - elbo_kl(*args), "KL term has the wrong sign"),
         (lambda *args: (parts(*args)[1] - parts(*args)[3]).mean(), "missing the prior term"),
         (lambda *args: parts(*args)[1].mean(), "only have the reconstruction term"),
-        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, ls, eps, 1.0, s), "decoder weight a"),
-        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, ls, eps, a, math.sqrt(s)), "used sigma_x as the variance"),
-        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, torch.log(ls), eps, a, s), "log_sigma as the standard deviation"),
-        (lambda x, mu, ls, eps, a, s: elbo_mc(x, mu, 0.5 * ls, eps, a, s), "log_sigma as a log-variance"),
+        (lambda x, mu, ls, eps, zeta, sigma_x: elbo_mc(x, mu, ls, eps, 1.0, sigma_x), "decoder weight zeta"),
+        (lambda x, mu, ls, eps, zeta, sigma_x: elbo_mc(x, mu, ls, eps, zeta, math.sqrt(sigma_x)), "used sigma_x as the variance"),
+        (lambda x, mu, ls, eps, zeta, sigma_x: elbo_mc(x, mu, torch.log(ls), eps, zeta, sigma_x), "log_sigma as the standard deviation"),
+        (lambda x, mu, ls, eps, zeta, sigma_x: elbo_mc(x, mu, 0.5 * ls, eps, zeta, sigma_x), "log_sigma as a log-variance"),
         (elbo_no_constants, "off by a constant"),
         (elbo_detached, "not differentiable"),
         (elbo_fresh_noise, "draw no new noise"),

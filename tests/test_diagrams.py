@@ -149,10 +149,10 @@ def test_elbo_curve_stays_below_log_px_and_touches_it_at_the_posterior():
     fig = diagrams.elbo_gap()
     mu, elbo = (np.asarray(a, dtype=float) for a in line(fig, "\\mathrm{ELBO}(q)").get_data())
     log_px = float(line(fig, "\\log p(x)").get_ydata()[0])
-    a, sigma_x, x = 1.5, 0.8, 2.0  # lecture 3's linear-Gaussian model and observation
-    assert log_px == pytest.approx(-0.5 * (math.log(2 * math.pi * (a**2 + sigma_x**2)) + x**2 / (a**2 + sigma_x**2)))
-    v = sigma_x**2 / (a**2 + sigma_x**2)
-    m = a * x / (a**2 + sigma_x**2)
+    zeta, sigma_x, x = 1.5, 0.8, 2.0  # lecture 3's linear-Gaussian model and observation
+    assert log_px == pytest.approx(-0.5 * (math.log(2 * math.pi * (zeta**2 + sigma_x**2)) + x**2 / (zeta**2 + sigma_x**2)))
+    v = sigma_x**2 / (zeta**2 + sigma_x**2)
+    m = zeta * x / (zeta**2 + sigma_x**2)
     gap = log_px - elbo
     np.testing.assert_allclose(gap, (mu - m) ** 2 / (2 * v), atol=1e-9)  # KL(N(mu, v) || N(m, v))
     assert gap.min() >= -1e-12 and gap.min() < 1e-3
@@ -161,7 +161,7 @@ def test_elbo_curve_stays_below_log_px_and_touches_it_at_the_posterior():
 
 
 def test_elbo_gap_follows_the_model_it_is_given():
-    fig = diagrams.elbo_gap(a=1.0, sigma_x=1.0, x=1.5)
+    fig = diagrams.elbo_gap(zeta=1.0, sigma_x=1.0, x=1.5)
     log_px = float(line(fig, "\\log p(x)").get_ydata()[0])
     assert log_px == pytest.approx(-0.5 * (math.log(2 * math.pi * 2.0) + 1.5**2 / 2.0))
 

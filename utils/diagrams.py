@@ -45,7 +45,7 @@ ALT_TEXT: dict[str, str] = {
     ),
     "elbo_gap": (
         "Left, stacked bars: log p(x) is a fixed level made of the ELBO plus the KL gap, and the gap shrinks as q "
-        "approaches the posterior. Right, for the 1-D linear-Gaussian model z ~ N(0, 1), x | z ~ N(a z, sigma_x^2), the "
+        "approaches the posterior. Right, for the 1-D linear-Gaussian model z ~ N(0, 1), x | z ~ N(zeta z, sigma_x^2), the "
         "ELBO as a function of the mean of q stays below the constant log p(x) and touches it where q equals the exact "
         "posterior."
     ),
@@ -199,18 +199,18 @@ def model_families() -> Figure:
     return fig
 
 
-def _linear_gaussian_elbo(mu: np.ndarray, a: float, sigma_x: float, x: float) -> tuple[np.ndarray, float, float, float]:
-    """(ELBO of q = N(mu, v), log p(x), posterior mean, posterior variance v) for z ~ N(0, 1), x | z ~ N(a z, sigma_x^2)."""
-    v = sigma_x**2 / (a**2 + sigma_x**2)
-    m = a * x / (a**2 + sigma_x**2)
-    log_px = -0.5 * (math.log(2 * math.pi * (a**2 + sigma_x**2)) + x**2 / (a**2 + sigma_x**2))
-    expected_loglik = -0.5 * math.log(2 * math.pi * sigma_x**2) - ((x - a * mu) ** 2 + a**2 * v) / (2 * sigma_x**2)
+def _linear_gaussian_elbo(mu: np.ndarray, zeta: float, sigma_x: float, x: float) -> tuple[np.ndarray, float, float, float]:
+    """(ELBO of q = N(mu, v), log p(x), posterior mean, posterior variance v) for z ~ N(0, 1), x | z ~ N(zeta z, sigma_x^2)."""
+    v = sigma_x**2 / (zeta**2 + sigma_x**2)
+    m = zeta * x / (zeta**2 + sigma_x**2)
+    log_px = -0.5 * (math.log(2 * math.pi * (zeta**2 + sigma_x**2)) + x**2 / (zeta**2 + sigma_x**2))
+    expected_loglik = -0.5 * math.log(2 * math.pi * sigma_x**2) - ((x - zeta * mu) ** 2 + zeta**2 * v) / (2 * sigma_x**2)
     expected_logprior = -0.5 * math.log(2 * math.pi) - (mu**2 + v) / 2
     entropy = 0.5 * math.log(2 * math.pi * math.e * v)
     return expected_loglik + expected_logprior + entropy, log_px, m, v
 
 
-def elbo_gap(a: float = 1.5, sigma_x: float = 0.8, x: float = 2.0) -> Figure:
+def elbo_gap(zeta: float = 1.5, sigma_x: float = 0.8, x: float = 2.0) -> Figure:
     """log p(x) = ELBO(q) + KL(q || posterior): as stacked bars, and as the ELBO curve of lecture 3's linear-Gaussian model."""
     fig, (bars, curve) = plt.subplots(1, 2, figsize=(10, 4.4), width_ratios=[1, 1.45])
     level, xs = 10.0, [0.0, 1.7]
@@ -229,8 +229,8 @@ def elbo_gap(a: float = 1.5, sigma_x: float = 0.8, x: float = 2.0) -> Figure:
     bars.set_xticklabels(["$q$ far from\n$p(z \\mid x)$", "$q$ close to\n$p(z \\mid x)$"], fontsize=NOTE_TEXT)
     bars.spines[[*HIDDEN, "left"]].set_visible(False)
 
-    centre = a * x / (a**2 + sigma_x**2)  # the posterior mean: the curve spans 1.5 either side of it
-    elbo, log_px, m, v = _linear_gaussian_elbo(mu := centre + np.linspace(-1.5, 1.5, 301), a, sigma_x, x)
+    centre = zeta * x / (zeta**2 + sigma_x**2)  # the posterior mean: the curve spans 1.5 either side of it
+    elbo, log_px, m, v = _linear_gaussian_elbo(mu := centre + np.linspace(-1.5, 1.5, 301), zeta, sigma_x, x)
     curve.axhline(log_px, color=INK, ls="--", lw=1.5, label="$\\log p(x)$ (exact)")
     curve.plot(mu, elbo, color=GEN, lw=2.2, label="$\\mathrm{ELBO}(q)$")
     curve.fill_between(mu, elbo, log_px, color=_tint(DISC, 0.85), label="gap $= \\mathrm{KL}(q\\,\\|\\,p(z \\mid x))$")
@@ -239,7 +239,7 @@ def elbo_gap(a: float = 1.5, sigma_x: float = 0.8, x: float = 2.0) -> Figure:
     curve.annotate("$q = p(z \\mid x)$: gap $= 0$", (m, log_px), (m + 0.45, log_px + 0.35), **touch)
     curve.set_xlabel(f"mean $\\mu$ of $q(z) = \\mathcal{{N}}(\\mu, {v:.3f})$ (variance fixed at the posterior's)", fontsize=NOTE_TEXT)
     curve.set_ylabel("nats", fontsize=NOTE_TEXT)
-    model = f"$z \\sim \\mathcal{{N}}(0, 1)$,  $x \\mid z \\sim \\mathcal{{N}}({a:g}\\,z, {sigma_x:g}^2)$,  observed $x = {x:g}$"
+    model = f"$z \\sim \\mathcal{{N}}(0, 1)$,  $x \\mid z \\sim \\mathcal{{N}}({zeta:g}\\,z, {sigma_x:g}^2)$,  observed $x = {x:g}$"
     curve.set_title(model, fontsize=BOX_TEXT)
     curve.set_ylim(elbo.min() - 0.2, log_px + 0.7)
     curve.legend(loc="lower center", fontsize=NOTE_TEXT, frameon=False)

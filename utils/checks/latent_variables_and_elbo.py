@@ -277,16 +277,16 @@ def check_em_local_optimum(fn: Callable[..., Any], x: torch.Tensor) -> Verdict:
 # Exercise: a Monte Carlo ELBO estimate for the linear-Gaussian model
 # --------------------------------------------------------------------------------------------------
 
-_A, _S = 1.7, 0.6  # decoder weight and noise std of the model the check uses
+_ZETA, _SIGMA_X = 1.7, 0.6  # decoder weight zeta and noise std sigma_x of the model the check uses
 
 
 def _elbo_forms(
-    x: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor, eps: torch.Tensor, a: float, sigma_x: float
+    x: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor, eps: torch.Tensor, zeta: float, sigma_x: float
 ) -> dict[str, torch.Tensor]:
     """The accepted ELBO estimators and the usual wrong ones, keyed by name."""
     sigma = log_sigma.exp()
     z = mu + sigma * eps
-    log_lik = _log_normal(x, a * z, sigma_x)
+    log_lik = _log_normal(x, zeta * z, sigma_x)
     log_prior = _log_normal(z, 0.0, 1.0)
     log_q = _log_normal(z, mu, sigma)
     entropy = 0.5 * (_LOG_2PI + 1) + log_sigma
@@ -304,15 +304,15 @@ def _elbo_forms(
         "plus_kl": log_lik.mean() + kl,
         "no_prior": (log_lik - log_q).mean(),
         "only_lik": log_lik.mean(),
-        "no_a": (_log_normal(x, z, sigma_x) + log_prior - log_q).mean(),
-        "s_as_var": (_log_normal(x, a * z, math.sqrt(sigma_x)) + log_prior - log_q).mean(),
+        "no_zeta": (_log_normal(x, z, sigma_x) + log_prior - log_q).mean(),
+        "sigma_x_as_var": (_log_normal(x, zeta * z, math.sqrt(sigma_x)) + log_prior - log_q).mean(),
     }
     z_bad = mu + log_sigma * eps  # log_sigma used as the standard deviation
-    log_joint_bad = _log_normal(x, a * z_bad, sigma_x) + _log_normal(z_bad, 0.0, 1.0)
+    log_joint_bad = _log_normal(x, zeta * z_bad, sigma_x) + _log_normal(z_bad, 0.0, 1.0)
     forms["log_sigma_as_std"] = (log_joint_bad - _log_normal(z_bad, mu, log_sigma)).mean()
     sd_bad = (0.5 * log_sigma).exp()  # log_sigma treated as a log-variance
     z_bad = mu + sd_bad * eps
-    log_joint_bad = _log_normal(x, a * z_bad, sigma_x) + _log_normal(z_bad, 0.0, 1.0)
+    log_joint_bad = _log_normal(x, zeta * z_bad, sigma_x) + _log_normal(z_bad, 0.0, 1.0)
     forms["log_sigma_as_logvar"] = (log_joint_bad - _log_normal(z_bad, mu, sd_bad)).mean()
     return forms
 
@@ -328,8 +328,8 @@ _ELBO_MISTAKES = {
         "you only have the reconstruction term E_q[log p(x|z)]: the KL(q(z) || p(z)) part (or log p(z) - log q(z) inside "
         "the average) is missing."
     ),
-    "no_a": "you forgot the decoder weight a: the mean of p(x|z) is a times z, not z.",
-    "s_as_var": "you used sigma_x as the variance of p(x|z); sigma_x is the standard deviation (the variance is its square).",
+    "no_zeta": "you forgot the decoder weight zeta: the mean of p(x|z) is zeta times z, not z.",
+    "sigma_x_as_var": "you used sigma_x as the variance of p(x|z); sigma_x is the standard deviation (the variance is its square).",
     "log_sigma_as_std": "you used log_sigma as the standard deviation: it is the log of the standard deviation.",
     "log_sigma_as_logvar": (
         "you treated log_sigma as a log-variance (halving it before the exp): it is the log of the standard deviation itself."
@@ -348,17 +348,17 @@ def _elbo_inputs(seed: int, mu: float, log_sigma: float) -> tuple[torch.Tensor, 
 
 
 def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
-    """Check elbo_estimate(x, mu, log_sigma, eps, a, sigma_x) -> scalar ELBO estimate for z~N(0,1), x|z~N(az, sigma_x^2)."""
+    """Check elbo_estimate(x, mu, log_sigma, eps, zeta, sigma_x) -> scalar ELBO estimate for z~N(0,1), x|z~N(zeta z, sigma_x^2)."""
 
     def body() -> None:
         """Compare the value with the accepted estimators and the known mistakes, then check its gradients."""
         x, mu, log_sigma, eps = _elbo_inputs(0, 0.4, 0.25)
-        value = require_scalar(call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S), "the ELBO estimate")
-        again = call(elbo_estimate, x, mu, log_sigma, eps.clone(), _A, _S)
+        value = require_scalar(call(elbo_estimate, x, mu, log_sigma, eps.clone(), _ZETA, _SIGMA_X), "the ELBO estimate")
+        again = call(elbo_estimate, x, mu, log_sigma, eps.clone(), _ZETA, _SIGMA_X)
         if isinstance(again, torch.Tensor) and not is_close(value, again):
             raise StudentError("two calls with the same eps give different values: use the eps you are given, draw no new noise.")
         with torch.no_grad():
-            forms = _elbo_forms(x, mu, log_sigma, eps, _A, _S)
+            forms = _elbo_forms(x, mu, log_sigma, eps, _ZETA, _SIGMA_X)
         accepted = [name for name in ("ok_mc", "ok_entropy", "ok_kl") if is_close(value, forms[name])]
         if not accepted:
             if any(is_close(value, -forms[name]) for name in ("ok_mc", "ok_entropy", "ok_kl")):
@@ -368,9 +368,9 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
                     raise StudentError(message)
             # Off by the same constant for other inputs: a dropped normalising term of a Gaussian log-density.
             x2, mu2, log_sigma2, eps2 = _elbo_inputs(1, -0.7, -0.4)
-            value2 = call(elbo_estimate, x2, mu2, log_sigma2, eps2.clone(), _A, _S)
+            value2 = call(elbo_estimate, x2, mu2, log_sigma2, eps2.clone(), _ZETA, _SIGMA_X)
             with torch.no_grad():
-                forms2 = _elbo_forms(x2, mu2, log_sigma2, eps2, _A, _S)
+                forms2 = _elbo_forms(x2, mu2, log_sigma2, eps2, _ZETA, _SIGMA_X)
             for name in ("ok_mc", "ok_entropy", "ok_kl"):
                 gap1 = (value - forms[name]).item()
                 gap2 = (torch.as_tensor(value2, dtype=torch.float64) - forms2[name]).item()
@@ -391,7 +391,7 @@ def check_elbo_estimate(elbo_estimate: Callable[..., torch.Tensor]) -> Verdict:
         name = accepted[0]
         mu_ref = mu.detach().clone().requires_grad_()
         ls_ref = log_sigma.detach().clone().requires_grad_()
-        ref_grads = torch.autograd.grad(_elbo_forms(x, mu_ref, ls_ref, eps, _A, _S)[name], [mu_ref, ls_ref])
+        ref_grads = torch.autograd.grad(_elbo_forms(x, mu_ref, ls_ref, eps, _ZETA, _SIGMA_X)[name], [mu_ref, ls_ref])
         if not all(is_close(g, r) for g, r in zip(grads, ref_grads, strict=True)):
             raise StudentError("the value is right but its gradients are not: is part of z detached from mu or log_sigma?")
 
