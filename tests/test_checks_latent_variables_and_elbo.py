@@ -74,6 +74,7 @@ def test_e_step_wrong_answers_fail(wrong, fragment):
 
 # ----------------------------------------------------------------------------------- elbo_estimate
 
+
 def parts(x, mu, log_sigma, eps, zeta, sigma_x):
     """z and the three log-densities every ELBO estimator is built from."""
     sigma = torch.exp(log_sigma)
