@@ -131,10 +131,10 @@ def test_kl_wrong_fails(name: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 F64 = torch.float64
-X_GRID = torch.linspace(-8, 8, 1601, dtype=F64)  # [G], the lecture's grid
+X_GRID = torch.linspace(-8, 8, 1601, dtype=F64)  # [n_grid], the lecture's grid
 DX = X_GRID[1] - X_GRID[0]
 _COMPONENTS = torch.distributions.Normal(torch.tensor([-2.0, 2.0], dtype=F64), torch.tensor([0.6, 0.6], dtype=F64))
-LOG_P = torch.logsumexp(math.log(0.5) + _COMPONENTS.log_prob(X_GRID[:, None]), dim=-1)  # [G], the lecture's target
+LOG_P = torch.logsumexp(math.log(0.5) + _COMPONENTS.log_prob(X_GRID[:, None]), dim=-1)  # [n_grid], the lecture's target
 STEPS = 200  # the lecture's fast mode
 
 
@@ -164,7 +164,7 @@ def make_fit(
         opt = optimiser([mu, s], lr=lr)
         forward = (direction == "forward") != swap if only is None else only == "forward"
         for _ in range(steps):
-            log_q = torch.distributions.Normal(mu, to_sigma(s)).log_prob(X_GRID)  # [G]
+            log_q = torch.distributions.Normal(mu, to_sigma(s)).log_prob(X_GRID)  # [n_grid]
             loss = grid_kl(LOG_P, log_q) if forward else grid_kl(log_q, LOG_P)
             opt.zero_grad()
             loss.backward()

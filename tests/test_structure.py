@@ -103,7 +103,7 @@ def _nb(*cells: tuple[str, str]) -> dict[str, Any]:
 
 
 HINTS = "<details>\n<summary>Hint 1</summary>\n\nA row is one example.\n\n</details>"
-STATEMENT = f"Write f(x) for a tensor x of shape [N, D]: it returns the row sums, a tensor of shape [N].\n\n{HINTS}"
+STATEMENT = f"Write f(x) for a tensor x of shape [N, d_x]: it returns the row sums, a tensor of shape [N].\n\n{HINTS}"
 EX_A, EX_B = f"### Exercise 1: a\n\n{STATEMENT}", f"### Exercise 1: b\n\n{STATEMENT}"
 STUB = "def f(x):\n    ### BEGIN SOLUTION\n    return x.sum(1)\n    ### END SOLUTION"
 WORKED = "<!-- ### BEGIN SOLUTION -->\n<details>\n<summary>Solution</summary>\n\nIt is.\n\n</details>\n<!-- ### END SOLUTION -->"

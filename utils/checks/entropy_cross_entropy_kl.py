@@ -420,7 +420,7 @@ def check_fit_gaussian(fit_gaussian: FitFn, x_grid: Tensor, log_p: Tensor, steps
             )
         for f in fits:
             mu_t, sigma_t = torch.tensor(f.mu, dtype=torch.float64), torch.tensor(f.sigma, dtype=torch.float64)
-            log_q = torch.distributions.Normal(mu_t, sigma_t).log_prob(x_grid)  # [G]
+            log_q = torch.distributions.Normal(mu_t, sigma_t).log_prob(x_grid)  # [n_grid]
             kl_fwd, kl_rev = _grid_kl(log_p, log_q, dx), _grid_kl(log_q, log_p, dx)
             kl_ref, kl_other = (kl_fwd, kl_rev) if f.direction == "forward" else (kl_rev, kl_fwd)
             if abs(f.kl - kl_ref) <= _KL_TOL:

@@ -274,7 +274,7 @@ class _LinearCritic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores [B, 1] for inputs [B, ...]."""
-        return self.linear(x.flatten(1))  # [B, ...] -> [B, D] -> [B, 1]
+        return self.linear(x.flatten(1))  # [B, ...] -> [B, d_x] -> [B, 1]
 
 
 class _QuadraticCritic(nn.Module):

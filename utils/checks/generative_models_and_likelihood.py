@@ -43,7 +43,7 @@ def _random_covariance(gen: torch.Generator, d: int) -> torch.Tensor:
 def _gaussian_terms(x: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Pieces of the Gaussian log-density: constant, log-det, Mahalanobis^2 [N], and it with Sigma not inverted."""
     d = x.shape[1]
-    diff = x - mu  # [N, D]
+    diff = x - mu  # [N, d_x]
     maha = (diff * torch.linalg.solve(sigma, diff.T).T).sum(1)  # [N] squared Mahalanobis distances
     not_inverted = (diff @ sigma * diff).sum(1)  # [N] the quadratic form with Sigma instead of its inverse
     const = torch.tensor(0.5 * d * math.log(2 * math.pi), dtype=_DTYPE)
@@ -98,7 +98,7 @@ def _log_likelihood_case(fn: Callable[..., Any], x: torch.Tensor, mu: torch.Tens
 
 
 def check_gaussian_log_likelihood(fn: Callable[..., Any]) -> Verdict:
-    """Check fn(x [N, D], mu [D], Sigma [D, D]) -> average log N(x_i; mu, Sigma) over the N points."""
+    """Check fn(x [N, d_x], mu [d_x], Sigma [d_x, d_x]) -> average log N(x_i; mu, Sigma) over the N points."""
 
     def body() -> None:
         """Run a 2D and a 3D case; stop at the first problem found."""
@@ -106,7 +106,7 @@ def check_gaussian_log_likelihood(fn: Callable[..., Any]) -> Verdict:
         for n, d in ((50, 2), (20, 3)):
             mu = torch.randn(d, generator=gen, dtype=_DTYPE) * 2
             sigma = _random_covariance(gen, d)
-            x = mu + torch.randn(n, d, generator=gen, dtype=_DTYPE) @ torch.linalg.cholesky(sigma).T  # [N, D]
+            x = mu + torch.randn(n, d, generator=gen, dtype=_DTYPE) @ torch.linalg.cholesky(sigma).T  # [N, d_x]
             _log_likelihood_case(fn, x, mu, sigma)
 
     success = "correct: it matches the average log-density in 2 and 3 dimensions."
@@ -117,7 +117,7 @@ def check_gaussian_log_likelihood(fn: Callable[..., Any]) -> Verdict:
 
 
 def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> None:
-    """Check one data set x [N, D] against the sample mean and the 1/N covariance."""
+    """Check one data set x [N, d_x] against the sample mean and the 1/N covariance."""
     n, d = x.shape
     result = call(fn, x.clone())
     if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -137,8 +137,8 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> None:
     require_shape(sigma_hat, (d, d), "Sigma_hat")
 
     mu_ref = x.mean(0)
-    diff = x - mu_ref  # [N, D]
-    sigma_ref = diff.T @ diff / n  # [D, D]
+    diff = x - mu_ref  # [N, d_x]
+    sigma_ref = diff.T @ diff / n  # [d_x, d_x]
     if not torch.allclose(mu_hat, mu_ref, rtol=1e-5, atol=1e-7):
         if torch.allclose(mu_hat, x.sum(0), rtol=1e-5, atol=1e-7):
             raise StudentError("mu_hat is the sum of the points: divide by N to get the sample mean.")
@@ -166,15 +166,15 @@ def _mle_case(fn: Callable[..., Any], x: torch.Tensor) -> None:
 
 
 def check_gaussian_mle(fn: Callable[..., Any]) -> Verdict:
-    """Check fn(x [N, D]) -> (mu_hat [D], Sigma_hat [D, D]), the maximum-likelihood Gaussian."""
+    """Check fn(x [N, d_x]) -> (mu_hat [d_x], Sigma_hat [d_x, d_x]), the maximum-likelihood Gaussian."""
 
     def body() -> None:
         """Run a 3D and a 2D off-centre data set; stop at the first problem found."""
         gen = torch.Generator().manual_seed(2)
         for n, d in ((9, 3), (6, 2)):
             shift = torch.linspace(3.0, -4.0, d, dtype=_DTYPE)  # far from 0, so forgetting to center shows
-            scale = torch.linalg.cholesky(_random_covariance(gen, d))  # [D, D]
-            x = shift + torch.randn(n, d, generator=gen, dtype=_DTYPE) @ scale.T  # [N, D]
+            scale = torch.linalg.cholesky(_random_covariance(gen, d))  # [d_x, d_x]
+            x = shift + torch.randn(n, d, generator=gen, dtype=_DTYPE) @ scale.T  # [N, d_x]
             _mle_case(fn, x)
 
     return run_check("gaussian_mle", body, "correct: the sample mean and the covariance with divisor N.")
@@ -320,7 +320,7 @@ def check_model_selection(fn: Callable[..., Any], x: torch.Tensor, x_test: torch
 def _grid_cdf(grid: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
     """The CDF of a density tabulated on a grid: trapezoid rule, starting at 0 and normalised to end at 1."""
     steps = 0.5 * (density[1:] + density[:-1]) * grid.diff()  # [G - 1] area of each grid cell
-    cdf = torch.cat([torch.zeros(1, dtype=_DTYPE), steps.cumsum(0)])  # [G]
+    cdf = torch.cat([torch.zeros(1, dtype=_DTYPE), steps.cumsum(0)])  # [m]
     return cdf / cdf[-1]
 
 
@@ -330,14 +330,14 @@ def _interp(u: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 
 
 def check_inverse_cdf_sampler(fn: Callable[..., Any]) -> Verdict:
-    """Check fn(u [M], grid [G], density [G]) -> x [M] = F^{-1}(u) for a density tabulated on a grid."""
+    """Check fn(u [M], grid [m], density [m]) -> x [M] = F^{-1}(u) for a density tabulated on a grid."""
 
     def body() -> None:
         """Sample a bimodal, unnormalised density on a grid; stop at the problem found."""
-        grid = torch.linspace(-6.0, 7.0, 521, dtype=_DTYPE)  # [G]
+        grid = torch.linspace(-6.0, 7.0, 521, dtype=_DTYPE)  # [m]
         dx = (grid[1] - grid[0]).item()
         bump = lambda m, s: torch.exp(-0.5 * ((grid - m) / s) ** 2) / s  # noqa: E731
-        density = 3.7 * (0.6 * bump(-1.5, 0.6) + 0.4 * bump(2.0, 1.0))  # [G], deliberately not normalised
+        density = 3.7 * (0.6 * bump(-1.5, 0.6) + 0.4 * bump(2.0, 1.0))  # [m], deliberately not normalised
         gen = torch.Generator().manual_seed(3)
         u = 0.02 + 0.96 * torch.rand(400, generator=gen, dtype=_DTYPE)  # [M], unsorted, away from the flat tails
 

@@ -59,7 +59,7 @@ def _require_match(out: torch.Tensor, ref: torch.Tensor, what: str, wrong: dict[
 
 
 def _ref_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Reference KL to N(0, I), summed over the latent dimensions: [B, D] -> [B]."""
+    """Reference KL to N(0, I), summed over the latent dimensions: [B, d] -> [B]."""
     return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1)
 
 
@@ -73,7 +73,7 @@ def _kl_inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def check_gaussian_kl_to_standard(fn: Callable[..., Any]) -> Verdict:
-    """fn(mu [B, D], logvar [B, D]) is KL(N(mu, diag exp(logvar)) || N(0, I)) per example, shape [B]."""
+    """fn(mu [B, d], logvar [B, d]) is KL(N(mu, diag exp(logvar)) || N(0, I)) per example, shape [B]."""
 
     def body() -> None:
         mu, logvar = _kl_inputs()
@@ -111,7 +111,7 @@ def check_gaussian_kl_to_standard(fn: Callable[..., Any]) -> Verdict:
 
 
 def _ref_bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Reference Bernoulli negative log-likelihood per example, summed over pixels: [B, D] -> [B]."""
+    """Reference Bernoulli negative log-likelihood per example, summed over pixels: [B, P] -> [B]."""
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
 
 
@@ -125,7 +125,7 @@ def _nll_inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def check_bernoulli_nll(fn: Callable[..., Any]) -> Verdict:
-    """fn(logits [B, D], x [B, D]) is -log p(x | z) per example summed over pixels, shape [B], computed stably."""
+    """fn(logits [B, P], x [B, P]) is -log p(x | z) per example summed over pixels, shape [B], computed stably."""
 
     def body() -> None:
         logits, x = _nll_inputs()
@@ -203,7 +203,7 @@ def _require_nearest(idx: torch.Tensor, z_e: torch.Tensor, codebook: torch.Tenso
 
 
 def check_vector_quantize(fn: Callable[..., Any]) -> Verdict:
-    """fn(z_e [N, D], codebook [K, D]) is (z_q [N, D] with straight-through gradients, indices [N])."""
+    """fn(z_e [N, d], codebook [K, d]) is (z_q [N, d] with straight-through gradients, indices [N])."""
 
     def body() -> None:
         z_e0, codebook0, upstream = _vq_inputs()
