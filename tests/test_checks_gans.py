@@ -198,20 +198,20 @@ def test_collapse_and_cover_rejects_known_mistakes(fn, fragments):
 # --- gradient_penalty -------------------------------------------------------------------------------------------
 
 
-def make_gp(eps_shape="sample", where="interpolate", create_graph=True, norm="flat", square=True, lam=1.0):
+def make_gp(u_shape="sample", where="interpolate", create_graph=True, norm="flat", square=True, lam=1.0):
     """A gradient penalty; the options introduce known mistakes."""
 
     def gp(critic, real, fake):
         b = real.shape[0]
-        if eps_shape == "sample":
-            eps = torch.rand(b, *([1] * (real.dim() - 1)))
-        elif eps_shape == "batch":
-            eps = torch.rand(1)
+        if u_shape == "sample":
+            u = torch.rand(b, *([1] * (real.dim() - 1)))
+        elif u_shape == "batch":
+            u = torch.rand(1)
         else:  # one per pixel
-            eps = torch.rand_like(real)
-        x_hat = {"interpolate": eps * real + (1 - eps) * fake, "real": real}[where].requires_grad_(True)
-        scores = critic(x_hat)
-        (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=create_graph)
+            u = torch.rand_like(real)
+        x_interp = {"interpolate": u * real + (1 - u) * fake, "real": real}[where].requires_grad_(True)
+        scores = critic(x_interp)
+        (grad,) = torch.autograd.grad(scores.sum(), x_interp, create_graph=create_graph)
         if norm == "flat":
             n = grad.flatten(1).norm(2, dim=1)
         elif norm == "dim1":
@@ -236,9 +236,9 @@ def test_gradient_penalty_leaves_the_global_random_state_alone():
 
 
 def no_requires_grad(critic, real, fake):
-    eps = torch.rand(real.shape[0], 1, 1, 1)
-    x_hat = eps * real + (1 - eps) * fake
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    u = torch.rand(real.shape[0], 1, 1, 1)
+    x_interp = u * real + (1 - u) * fake
+    (grad,) = torch.autograd.grad(critic(x_interp).sum(), x_interp, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
@@ -250,10 +250,10 @@ def no_requires_grad(critic, real, fake):
         (make_gp(norm="dim1"), ["one gradient norm per sample", "non-batch dimensions together"]),
         (make_gp(square=False), ["square is missing"]),
         (make_gp(norm="squared"), ["squared gradient norm"]),
-        (make_gp(lam=10.0), ["lambda"]),
+        (make_gp(lam=10.0), ["lambda_GP"]),
         (make_gp(where="real"), ["random interpolates"]),
-        (make_gp(eps_shape="batch"), ["one eps per sample"]),
-        (make_gp(eps_shape="pixel"), ["per sample", "not per pixel"]),
+        (make_gp(u_shape="batch"), ["one u per sample"]),
+        (make_gp(u_shape="pixel"), ["per sample", "not per pixel"]),
         (no_requires_grad, ["does not require gradients", "requiring gradients before they go into the critic"]),
     ],
 )

@@ -278,7 +278,7 @@ class _LinearCritic(nn.Module):
 
 
 class _QuadraticCritic(nn.Module):
-    """f(x) = |x|^2 / 2 per sample: its gradient at x_hat is x_hat itself."""
+    """f(x) = |x|^2 / 2 per sample: its gradient at x_interp is x_interp itself."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scores [B, 1] for inputs [B, ...]."""
@@ -293,7 +293,7 @@ def _penalty(fn: Callable[..., Any], critic: nn.Module, real: torch.Tensor, fake
     except RuntimeError as err:
         if "does not require grad" in str(err):
             raise StudentError(
-                "torch.autograd.grad failed because x_hat does not require gradients: mark the interpolates as "
+                "torch.autograd.grad failed because x_interp does not require gradients: mark the interpolates as "
                 "requiring gradients before they go into the critic."
             ) from None
         raise
@@ -301,7 +301,7 @@ def _penalty(fn: Callable[..., Any], critic: nn.Module, real: torch.Tensor, fake
 
 
 def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
-    """fn(critic, real, fake) is mean over samples of (|grad critic(x_hat)| - 1)^2 at random interpolates x_hat."""
+    """fn(critic, real, fake) is mean over samples of (|grad critic(x_interp)| - 1)^2 at random interpolates x_interp."""
 
     def body() -> None:
         shape = (1, 4, 4)  # image-like samples: the norm must run over all non-batch dimensions
@@ -313,7 +313,7 @@ def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
         if not is_close(value, expected, rtol=1e-3):
             wrong = {
                 "the square is missing: penalise (norm - 1) ** 2, not (norm - 1)": 2.0,
-                "this includes the weight lambda = 10: return the penalty alone, the training loop multiplies by lambda": 40.0,
+                "this includes the weight lambda_GP = 10: return the penalty alone, the training loop multiplies by lambda_GP": 40.0,
                 "the squared gradient norm is used: penalise the distance of the norm itself from 1, not of its square": 64.0,
             }
             name_mistake(value, wrong, rtol=1e-3)
@@ -335,28 +335,28 @@ def check_gradient_penalty(fn: Callable[..., Any]) -> Verdict:
                 "backpropagating the penalty does not give the right gradient for the critic's weights: the gradient "
                 "must stay differentiable (the create_graph option of torch.autograd.grad) and must not be detached."
             )
-        # Where is the gradient taken? For f = |x|^2 / 2 the gradient at x_hat is x_hat. With real = 2u and
-        # fake = -2u (u a unit vector per sample) and eps ~ U[0, 1] per sample, |x_hat| = 2|2 eps - 1| and the
-        # penalty averages to E[(2t - 1)^2] = 1/3 for t ~ U[0, 1].
-        u = torch.randn(8192, *shape, generator=g)
-        u = u / u.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # [B, 1, 4, 4], unit norm per sample
-        values = [_penalty(fn, _QuadraticCritic(), 2 * u, -2 * u, seed=s).item() for s in (1, 2, 3)]
+        # Where is the gradient taken? For f = |x|^2 / 2 the gradient at x_interp is x_interp. With real = 2v and
+        # fake = -2v (v a unit vector per sample) and u ~ U[0, 1] per sample, |x_interp| = 2|2u - 1| and the
+        # penalty averages to E[(2u - 1)^2] = 1/3.
+        v = torch.randn(8192, *shape, generator=g)
+        v = v / v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)  # [B, 1, 4, 4], unit norm per sample
+        values = [_penalty(fn, _QuadraticCritic(), 2 * v, -2 * v, seed=s).item() for s in (1, 2, 3)]
         if all(abs(v - 1.0) < 1e-3 for v in values):
             raise StudentError(
                 "the gradient is taken at the real (or fake) samples themselves: take it at random interpolates, points on "
-                "the line between each real and its fake sample, with a uniform mixing weight eps drawn per sample."
+                "the line between each real and its fake sample, with a uniform mixing weight u drawn per sample."
             )
         if max(values) - min(values) > 0.05:
             raise StudentError(
-                f"the penalty jumps between calls ({', '.join(f'{v:.3f}' for v in values)}): draw one eps per sample "
+                f"the penalty jumps between calls ({', '.join(f'{v:.3f}' for v in values)}): draw one u per sample "
                 "(with singleton dimensions that broadcast over the rest of the sample), not one for the whole batch."
             )
         mean = sum(values) / len(values)
         if abs(mean - 1 / 3) > 0.03:
-            per_pixel = " Draw eps per sample, shape [B, 1, 1, 1], not per pixel." if mean < 0.15 else ""
+            per_pixel = " Draw u per sample, shape [B, 1, 1, 1], not per pixel." if mean < 0.15 else ""
             raise StudentError(
                 f"at random interpolates of a test critic the penalty averages {mean:.3f}, expected about 0.333: the "
-                f"interpolates must mix each real and its fake sample with a weight eps ~ U[0, 1], one eps per sample.{per_pixel}"
+                f"interpolates must mix each real and its fake sample with a weight u ~ U[0, 1], one u per sample.{per_pixel}"
             )
 
-    return run_check("gradient_penalty", body, "correct: mean (|grad critic(x_hat)| - 1)^2 at random interpolates, differentiable.")
+    return run_check("gradient_penalty", body, "correct: mean (|grad critic(x_interp)| - 1)^2 at random interpolates, differentiable.")
