@@ -105,7 +105,7 @@ KL_WRONG = {
     "entropy difference": (lambda p, q: _h(p) - _h(q), "difference of entropies"),
     "entropy difference reversed": (lambda p, q: _h(q) - _h(p), "difference of entropies"),
     "no zero handling": (lambda p, q: (p * torch.log2(p / q)).sum(-1), "0 * log 0 = 0"),
-    "xlogy with 0/0": (lambda p, q: torch.special.xlogy(p, p / q).sum(-1) / LN2, "p_i = q_i = 0"),
+    "xlogy with 0/0": (lambda p, q: torch.special.xlogy(p, p / q).sum(-1) / LN2, "p_k = q_k = 0"),
     "nan_to_num": (lambda p, q: (p * torch.log2(p / q)).nan_to_num(0.0).sum(-1), "expected inf"),
     "sum all dims": (lambda p, q: kl_ok(p, q).sum(), "all dimensions"),
     "no sum": (lambda p, q: torch.where(p > 0, p * torch.log2(p / q), torch.zeros_like(p)), "one term per outcome"),

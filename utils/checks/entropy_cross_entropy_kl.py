@@ -118,7 +118,7 @@ def check_entropy_bits(entropy_bits: Callable[[Tensor], Tensor]) -> Verdict:
                 (h_ref * LN2, "your entropy is in nats (natural log): entropy in bits needs the base-2 logarithm."),
                 (h_ref * LN2 / math.log(10), "you used log10: entropy in bits needs the base-2 logarithm."),
                 (-h_ref, "the sign is flipped: an entropy, the expected surprise -log2 p, is never negative."),
-                (-torch.log2(p).sum(), "each surprise -log2 p_i must be weighted by its probability p_i before summing."),
+                (-torch.log2(p).sum(), "each surprise -log2 p_k must be weighted by its probability p_k before summing."),
                 (torch.tensor(math.log2(5.0)), "you returned log2(K), the entropy of a uniform distribution; weight by p."),
                 (h_ref / 5, "you averaged the terms (mean) instead of summing them."),
             ],
@@ -192,28 +192,28 @@ def check_kl_divergence(kl_divergence: Callable[[Tensor, Tensor], Tensor]) -> Ve
         kz = _value(kl_divergence, [p0, q0], "kl_divergence(p, q) with p = [0.5, 0.5, 0, 0]", [])
         if torch.isnan(kz).any():
             raise StudentError(
-                "kl_divergence(p, q) is nan when p has zeros: outcomes with p_i = 0 contribute 0 "
+                "kl_divergence(p, q) is nan when p has zeros: outcomes with p_k = 0 contribute 0 "
                 "(0 * log 0 = 0), but the product computes 0 * -inf = nan; mask those terms so they are exactly 0."
             )
         _diagnose(kz, _ref_kl(p0, q0), "kl_divergence(p, q) with p = [0.5, 0.5, 0, 0]", [])
 
         p00 = torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64)
         q00 = torch.tensor([0.25, 0.75, 0.0], dtype=torch.float64)
-        k00 = _value(kl_divergence, [p00, q00], "kl_divergence(p, q) with p_i = q_i = 0 for one i", [])
+        k00 = _value(kl_divergence, [p00, q00], "kl_divergence(p, q) with p_k = q_k = 0 for one k", [])
         if torch.isnan(k00).any():
             raise StudentError(
-                "kl_divergence(p, q) is nan when p_i = q_i = 0: such outcomes never happen under p "
+                "kl_divergence(p, q) is nan when p_k = q_k = 0: such outcomes never happen under p "
                 "and contribute 0; make sure the p = 0 mask also covers log(q) = -inf there."
             )
-        _diagnose(k00, _ref_kl(p00, q00), "kl_divergence(p, q) with p_i = q_i = 0 for one i", [])
+        _diagnose(k00, _ref_kl(p00, q00), "kl_divergence(p, q) with p_k = q_k = 0 for one k", [])
 
         pi = torch.tensor([0.5, 0.5], dtype=torch.float64)
         qi = torch.tensor([1.0, 0.0], dtype=torch.float64)
         kinf = _value(kl_divergence, [pi, qi], "kl_divergence([0.5, 0.5], [1, 0])", [])
         if torch.isnan(kinf).any():
             raise StudentError(
-                "kl_divergence([0.5, 0.5], [1, 0]) is nan, expected inf: where q_i = 0 < p_i the "
-                "code length -log2 q_i is infinite, so the KL is +inf."
+                "kl_divergence([0.5, 0.5], [1, 0]) is nan, expected inf: where q_k = 0 < p_k the "
+                "code length -log2 q_k is infinite, so the KL is +inf."
             )
         if not bool(torch.isposinf(kinf).all()):
             raise StudentError(
