@@ -95,7 +95,7 @@ def classify(x: torch.Tensor, device: torch.device | str | None = None, batch_si
 
 
 def frechet_distance(f_real: torch.Tensor, f_fake: torch.Tensor) -> float:
-    """Frechet distance between Gaussians fitted to two feature sets [N, n_features] and [M, n_features]."""
+    """Frechet distance between Gaussians fitted to two feature sets [n_real, n_features] and [n_fake, n_features]."""
     a, b = f_real.double().numpy(), f_fake.double().numpy()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
@@ -135,13 +135,13 @@ def _coverage_of(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tenso
     """Fraction of points inside at least one ball (centre, radius)."""
     inside = []
     for start in range(0, points.shape[0], chunk):
-        d = torch.cdist(points[start : start + chunk], centres)  # [chunk, M]
+        d = torch.cdist(points[start : start + chunk], centres)  # [chunk, n_centres]
         inside.append((d <= radii.unsqueeze(0)).any(dim=1))
     return float(torch.cat(inside).double().mean())
 
 
 def precision_recall(f_real: torch.Tensor, f_fake: torch.Tensor, k: int = 3, real_radii: torch.Tensor | None = None) -> tuple[float, float]:
-    """Improved precision and recall (k-NN manifolds) of feature sets [N, n_features], [M, n_features]; real_radii: knn_radii(f_real, k)."""
+    """Improved precision and recall (k-NN manifolds) of real and fake feature sets [n, n_features]; real_radii: knn_radii(f_real, k)."""
     if min(f_real.shape[0], f_fake.shape[0]) <= k:
         raise ValueError(f"precision_recall needs more than k={k} real and fake samples.")
     if real_radii is None:

@@ -330,7 +330,7 @@ def _interp(u: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 
 
 def check_inverse_cdf_sampler(fn: Callable[..., Any]) -> Verdict:
-    """Check fn(u [M], grid [m], density [m]) -> x [M] = F^{-1}(u) for a density tabulated on a grid."""
+    """Check fn(u [n], grid [m], density [m]) -> x [n] = F^{-1}(u) for a density tabulated on a grid."""
 
     def body() -> None:
         """Sample a bimodal, unnormalised density on a grid; stop at the problem found."""
@@ -339,7 +339,7 @@ def check_inverse_cdf_sampler(fn: Callable[..., Any]) -> Verdict:
         bump = lambda m, s: torch.exp(-0.5 * ((grid - m) / s) ** 2) / s  # noqa: E731
         density = 3.7 * (0.6 * bump(-1.5, 0.6) + 0.4 * bump(2.0, 1.0))  # [m], deliberately not normalised
         gen = torch.Generator().manual_seed(3)
-        u = 0.02 + 0.96 * torch.rand(400, generator=gen, dtype=_DTYPE)  # [M], unsorted, away from the flat tails
+        u = 0.02 + 0.96 * torch.rand(400, generator=gen, dtype=_DTYPE)  # [n], unsorted, away from the flat tails
 
         x = _as_tensor(call(fn, u.clone(), grid.clone(), density.clone()), "The samples")
         if tuple(x.shape) != tuple(u.shape):

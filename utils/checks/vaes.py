@@ -329,7 +329,7 @@ def check_shutdown_beta(fn: Callable[..., Any], x_test: torch.Tensor) -> Verdict
         if not off_is_off:
             raise StudentError(
                 f"the code of the model at beta_off = {beta_off:g} is still in use ({off}): shut down means no active "
-                f"unit (variance of mu_j over the test digits at most {_ACTIVE_VAR}) and a KL under {_OFF_KL} nats; "
+                f"unit (variance of mu_l over the test digits at most {_ACTIVE_VAR}) and a KL under {_OFF_KL} nats; "
                 "look at larger values of beta."
             )
         if beta_off > _MAX_BRACKET * beta_on:
