@@ -27,6 +27,8 @@ SWEEP_TRAIN, SWEEP_EPOCHS = config.pick(full=(15_000, 3), fast=(5_000, 2))
 N_SAMPLES = config.pick(full=5_000, fast=1_000)
 # prior samples scored after every epoch of the main model: its quality curve
 N_TRACK = config.pick(full=1_000, fast=300)
+# the mixture fitted to the training codes after training: components, EM steps
+K_MIX, EM_STEPS = 20, config.pick(full=50, fast=20)
 HIDDEN, Z_DIM, BATCH_SIZE, LR = 512, 20, 128, 1e-3
 
 
@@ -187,3 +189,32 @@ def train_vae(
             )
     bar.close()
     return history
+
+
+from torch.distributions import (
+    Categorical,
+    MixtureSameFamily,
+    MultivariateNormal,
+)
+
+
+def fit_mixture(codes, k=K_MIX, steps=EM_STEPS, seed=0):
+    """EM for a mixture of k full-covariance Gaussians on codes [N, d]."""
+    n, d = codes.shape
+    first = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k]
+    means = codes[first.to(codes.device)]  # [k, d]: k codes to start from
+    covs = torch.cov(codes.T).expand(k, d, d).clone()  # [k, d, d]
+    weights = torch.full((k,), 1 / k, device=codes.device)  # [k]
+    jitter = 1e-4 * torch.eye(d, device=codes.device)
+    for _ in range(steps):
+        log_joint = (
+            MultivariateNormal(means, covs).log_prob(codes[:, None]) + weights.log()
+        )
+        r = log_joint.softmax(dim=1)  # E step: [N, k] responsibilities
+        n_k = r.sum(dim=0)  # [k]
+        weights, means = n_k / n, (r.T @ codes) / n_k[:, None]  # M step
+        diff = codes[:, None] - means  # [N, k, d]
+        covs = (
+            torch.einsum("nk,nki,nkj->kij", r, diff, diff) / n_k[:, None, None] + jitter
+        )
+    return MixtureSameFamily(Categorical(weights), MultivariateNormal(means, covs))
