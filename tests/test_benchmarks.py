@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import gan_sweep  # noqa: E402
 import loop_ratios  # noqa: E402
 import time_build  # noqa: E402
+import vae_sweep  # noqa: E402
 from readme_section import KEEP, replace_section  # noqa: E402
 
 
@@ -79,6 +80,39 @@ def test_every_gan_sweep_variant_builds_networks_that_fit_the_lab():
         G, D = gan_sweep.make_generator(opts, c), gan_sweep.make_discriminator(opts, c)
         x = G(z)
         assert x.shape == (4, 1, 28, 28) and D(x).shape == (4, 1), name
+
+
+def test_every_vae_sweep_variant_builds_a_vae_that_fits_the_lab():
+    """Each variant's encoder gives (mu, logvar) of its z size, its decoder logits of an image, and every option is one run reads."""
+    from lab_code import vae_lab
+
+    x = torch.rand(4, 1, 28, 28)
+    known = {"epochs", "batch", "lr", "z_dim", "conv"}
+    for name, opts in vae_sweep.VARIANTS.items():
+        assert set(opts) <= known, name
+        vae = vae_sweep.make_vae(opts).cpu()
+        z_dim = opts.get("z_dim", vae_lab.Z_DIM)
+        mu, logvar = vae.encoder(x)
+        assert mu.shape == logvar.shape == (4, z_dim) and vae.z_dim == z_dim, name
+        assert vae.decoder(mu).shape == (4, 1, 28, 28), name
+        assert isinstance(vae.decoder, vae_sweep.ConvDecoder) == bool(opts.get("conv")), name
+
+
+def test_the_labs_mixture_recovers_two_known_clusters():
+    """fit_mixture, lab 2's EM, finds the weights and means of a well-separated two-component mixture; a shuffled start does not matter."""
+    from lab_code import vae_lab
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3000, 2, generator=g) * 0.5 + torch.tensor([4.0, 0.0])
+    b = torch.randn(1000, 2, generator=g) * 0.5 - torch.tensor([4.0, 0.0])
+    for seed in (0, 1):
+        mixture = vae_lab.fit_mixture(torch.cat([a, b]), k=2, steps=30, seed=seed)
+        weights = mixture.mixture_distribution.probs
+        means = mixture.component_distribution.mean
+        order = means[:, 0].argsort(descending=True)
+        assert torch.allclose(weights[order], torch.tensor([0.75, 0.25]), atol=0.02), weights
+        assert torch.allclose(means[order], torch.tensor([[4.0, 0.0], [-4.0, 0.0]]), atol=0.1), means
+        assert mixture.sample((5,)).shape == (5, 2)
 
 
 def test_build_section_states_the_ratio():
