@@ -17,13 +17,10 @@ weight-averaged generator; then again on samples drawn with the lab's rejection 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shlex
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +30,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_section import publish  # noqa: E402
+from readme_section import chosen_variants, provenance, publish  # noqa: E402
 
 from lab_code import gan_lab  # noqa: E402 (lab 1's exported code)
 from utils import metrics  # noqa: E402
@@ -159,7 +156,6 @@ def row(r: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) -> str:
     """The README section."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return "\n".join(
         [
             HEADING,
@@ -178,10 +174,7 @@ def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) ->
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *(row(r) for r in rows),
             "",
-            f"- **command:** `{command}` on {date.today().isoformat()}",
-            f"- **machine:** {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-            f"load average {load:.1f} at the end, {platform.machine()}, torch {torch.__version__}",
-            "",
+            *provenance(command),
         ]
     )
 
@@ -195,10 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="training seeds, each variant from each")
     parser.add_argument("--write", action="store_true", help="record the table in benchmarks/README.md")
     args = parser.parse_args(argv)
-    names = args.only or list(VARIANTS)
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    names = chosen_variants(parser, args.only, VARIANTS)
     x_train, _ = load_mnist(train=True, device=gan_lab.device)
     x_test, _ = load_mnist(train=False, device=gan_lab.device)
     rows = []

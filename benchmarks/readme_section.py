@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
+from datetime import date
 from pathlib import Path
 
 # Text below this line, up to the section's end, is written by hand: a script's rewrite of the section keeps it.
@@ -31,3 +35,25 @@ def publish(path: Path, heading: str, section: str, write: bool) -> None:
     if write:
         replace_section(path, heading, section)
         print(f"updated {path.name}")
+
+
+def chosen_variants(parser: argparse.ArgumentParser, only: list[str] | None, variants: dict) -> list[str]:
+    """The variants a sweep's --only names (all of them without it); a parser error for an unknown name."""
+    names = only or list(variants)
+    unknown = [n for n in names if n not in variants]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; choose from {list(variants)}")
+    return names
+
+
+def provenance(command: str) -> list[str]:
+    """The lines that close a sweep's section: the command that wrote it, and the machine it ran on."""
+    import torch  # the sweeps' dependency, not this module's
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return [
+        f"- **command:** `{command}` on {date.today().isoformat()}",
+        f"- **machine:** {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+        f"load average {load:.1f} at the end, {platform.machine()}, torch {torch.__version__}",
+        "",
+    ]

@@ -16,12 +16,9 @@ table in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shlex
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +28,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_section import publish  # noqa: E402
+from readme_section import chosen_variants, provenance, publish  # noqa: E402
 
 from lab_code import vae_lab  # noqa: E402 (lab 2's exported code)
 from utils import metrics  # noqa: E402
@@ -133,7 +130,6 @@ def row(r: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]], n_eval: int, command: str) -> str:
     """The README section."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return "\n".join(
         [
             HEADING,
@@ -152,10 +148,7 @@ def render(rows: list[dict[str, Any]], n_eval: int, command: str) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *(row(r) for r in rows),
             "",
-            f"- **command:** `{command}` on {date.today().isoformat()}",
-            f"- **machine:** {os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-            f"load average {load:.1f} at the end, {platform.machine()}, torch {torch.__version__}",
-            "",
+            *provenance(command),
         ]
     )
 
@@ -167,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help=f"variants to run, of: {', '.join(VARIANTS)}")
     parser.add_argument("--write", action="store_true", help="record the table in benchmarks/README.md")
     args = parser.parse_args(argv)
-    names = args.only or list(VARIANTS)
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    names = chosen_variants(parser, args.only, VARIANTS)
     x_train, _ = load_mnist(train=True, device=vae_lab.device)
     x_test, _ = load_mnist(train=False, device=vae_lab.device)
     rows = []

@@ -14,7 +14,7 @@ import gan_sweep  # noqa: E402
 import loop_ratios  # noqa: E402
 import time_build  # noqa: E402
 import vae_sweep  # noqa: E402
-from readme_section import KEEP, replace_section  # noqa: E402
+from readme_section import KEEP, chosen_variants, provenance, replace_section  # noqa: E402
 
 
 def test_replace_section_keeps_the_other_sections(tmp_path):
@@ -113,6 +113,22 @@ def test_the_labs_mixture_recovers_two_known_clusters():
         assert torch.allclose(weights[order], torch.tensor([0.75, 0.25]), atol=0.02), weights
         assert torch.allclose(means[order], torch.tensor([[4.0, 0.0], [-4.0, 0.0]]), atol=0.1), means
         assert mixture.sample((5,)).shape == (5, 2)
+
+
+def test_sweeps_name_their_variants_and_their_provenance():
+    import argparse
+
+    import pytest
+
+    parser = argparse.ArgumentParser()
+    variants = {"lab": {}, "other": {}}
+    assert chosen_variants(parser, None, variants) == ["lab", "other"]
+    assert chosen_variants(parser, ["other"], variants) == ["other"]
+    with pytest.raises(SystemExit):
+        chosen_variants(parser, ["lab", "typo"], variants)
+    lines = provenance("python benchmarks/x.py --write")
+    assert lines[0].startswith("- **command:** `python benchmarks/x.py --write` on ")
+    assert f"torch {torch.__version__}" in lines[1] and lines[-1] == ""
 
 
 def test_build_section_states_the_ratio():
