@@ -319,7 +319,7 @@ def check_model_selection(fn: Callable[..., Any], x: torch.Tensor, x_test: torch
 
 def _grid_cdf(grid: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
     """The CDF of a density tabulated on a grid: trapezoid rule, starting at 0 and normalised to end at 1."""
-    steps = 0.5 * (density[1:] + density[:-1]) * grid.diff()  # [G - 1] area of each grid cell
+    steps = 0.5 * (density[1:] + density[:-1]) * grid.diff()  # [m - 1] area of each grid cell
     cdf = torch.cat([torch.zeros(1, dtype=_DTYPE), steps.cumsum(0)])  # [m]
     return cdf / cdf[-1]
 
