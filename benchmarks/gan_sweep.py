@@ -17,10 +17,12 @@ weight-averaged generator; then again on samples drawn with the lab's rejection 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from readme_section import chosen_variants, provenance, publish  # noqa: E402
 
 from lab_code import gan_lab  # noqa: E402 (lab 1's exported code)
-from utils import metrics  # noqa: E402
+from utils import config, metrics  # noqa: E402
 from utils.data import load_mnist  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
@@ -80,9 +82,10 @@ def shallow_discriminator(channels: int) -> nn.Module:
     return D
 
 
-# name -> options (lr_g, lr_d, betas, channels, batch, real_label, sn, textbook_g, shallow_d, linear_head)
+# name -> options (lr_g, lr_d, betas, channels, batch, real_label, sn, textbook_g, shallow_d, linear_head, float32)
 VARIANTS: dict[str, dict[str, Any]] = {
     "lab": {},
+    "lab in float32 (GENAI_BF16=0)": {"float32": True},
     "D with a linear head instead of the MLP": {"linear_head": True},
     "no label smoothing (real label 1)": {"real_label": 1.0},
     "Adam betas (0.5, 0.999) as in DCGAN": {"betas": (0.5, 0.999)},
@@ -116,6 +119,21 @@ def make_discriminator(opts: dict[str, Any], c: int) -> nn.Module:
     return spectral(base(c)) if opts.get("sn") else base(c)
 
 
+@contextlib.contextmanager
+def precision(opts: dict[str, Any]) -> Iterator[None]:
+    """Inside: the lab's config.autocast() switched off for a float32 variant, untouched for the others."""
+    switch = os.environ.get("GENAI_BF16")
+    if opts.get("float32"):
+        os.environ["GENAI_BF16"] = "0"
+    try:
+        yield
+    finally:
+        if switch is None:
+            os.environ.pop("GENAI_BF16", None)
+        else:
+            os.environ["GENAI_BF16"] = switch
+
+
 def run(name: str, x_train: torch.Tensor, x_test: torch.Tensor, steps: int, n_eval: int, seed: int = 0) -> dict[str, Any]:
     """Train one variant with lab 1's train_gan; score G_ema's samples, plain and rejection-sampled."""
     opts = VARIANTS[name]
@@ -125,11 +143,12 @@ def run(name: str, x_train: torch.Tensor, x_test: torch.Tensor, steps: int, n_ev
     gan_lab.BATCH_SIZE, gan_lab.REAL_LABEL = opts.get("batch", saved[0]), opts.get("real_label", saved[1])
     start = time.perf_counter()
     try:
-        _, D, G_ema, _, _ = gan_lab.train_gan(
-            x_train, steps, lr_g=opts.get("lr_g", gan_lab.LR), lr_d=opts.get("lr_d", gan_lab.LR), desc=name,
-            betas=opts.get("betas", gan_lab.BETAS), make_G=lambda: make_generator(opts, c), make_D=lambda: make_discriminator(opts, c),
-            seed=seed,
-        )  # fmt: skip
+        with precision(opts):
+            _, D, G_ema, _, _ = gan_lab.train_gan(
+                x_train, steps, lr_g=opts.get("lr_g", gan_lab.LR), lr_d=opts.get("lr_d", gan_lab.LR), desc=name,
+                betas=opts.get("betas", gan_lab.BETAS), make_G=lambda: make_generator(opts, c),
+                make_D=lambda: make_discriminator(opts, c), seed=seed,
+            )  # fmt: skip
     finally:
         gan_lab.BATCH_SIZE, gan_lab.REAL_LABEL = saved
     seconds = time.perf_counter() - start
@@ -156,6 +175,8 @@ def row(r: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) -> str:
     """The README section."""
+    bf16 = "runs the steps' matrix products in bfloat16 (the CPU has AMX units)"
+    precision = bf16 if config.bf16_pays() else "changes nothing (float32)"
     return "\n".join(
         [
             HEADING,
@@ -166,8 +187,9 @@ def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) ->
             "drawn with the lab's rejection sampling (its discriminator trained "
             f"{gan_lab.DRS_STEPS} more steps against the averaged generator, the cap $M$ at the "
             f"{gan_lab.DRS_QUANTILE} quantile of its logits). The lab's targets: precision and recall at least 0.75, "
-            "FID-proxy at most 72, 10/10 digits with none under 5%, KL to uniform at most 0.05. Training seconds "
-            "include the machine's load; compare them within the table only.",
+            "FID-proxy at most 72, 10/10 digits with none under 5%, KL to uniform at most 0.05. The lab trains "
+            f"inside `config.autocast()`, which on this machine {precision}; a `float32` row turns it off. "
+            "Training seconds include the machine's load; compare them within the table only.",
             "",
             "| variant | FID-proxy | precision | recall | digits | smallest share | KL to uniform "
             "| RS FID-proxy | RS precision | RS recall | RS digits | RS smallest share | RS KL | train (s) |",

@@ -247,7 +247,8 @@ def train_gan(
     for step, x in zip(range(1, steps + 1), real_batches(x_train), strict=False):
         G.train()
         z = torch.randn(BATCH_SIZE, Z_DIM, device=device)
-        out = train_step(G, D, opt_G, opt_D, x, z)
+        with config.autocast():  # bfloat16 where the CPU has units for it
+            out = train_step(G, D, opt_G, opt_D, x, z)
         update_ema(G_ema, G, step - 1)
         for k, v in out.items():
             history[k].append(v)

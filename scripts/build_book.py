@@ -69,7 +69,7 @@ def _helpers_root(root: Path) -> Path:
 
 
 def conditions(root: Path = ROOT) -> dict[str, str]:
-    """What every executed notebook's results depend on besides its own code and imports: mode, device, packages."""
+    """What every executed notebook's results depend on besides its own code and imports: mode, device, precision, packages."""
     helpers = _helpers_root(root)
     sys.path.insert(0, str(helpers))
     try:
@@ -81,6 +81,7 @@ def conditions(root: Path = ROOT) -> dict[str, str]:
     return {
         "mode": "fast" if config.fast_mode() else "full",
         "device": config.get_device().type,
+        "precision": "bfloat16" if config.bf16_pays() else "float32",  # lab 1 trains in config.autocast()
         "requirements": hashlib.sha256(requirements.read_bytes() if requirements.is_file() else b"").hexdigest(),
         "packages": hashlib.sha256("\n".join(packages).encode()).hexdigest(),
     }

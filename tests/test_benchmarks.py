@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -66,8 +67,24 @@ def test_gan_sweep_variants_change_the_lab_models():
             assert D(x).shape == (4, 1) and size(D) < size(gan_lab.Discriminator(c))
         linear = gan_sweep.linear_head_discriminator(c)
         assert not any(isinstance(m, nn.Linear) and m.out_features > 1 for m in linear.modules())
-    known = {"lr_g", "lr_d", "betas", "channels", "batch", "real_label", "sn", "textbook_g", "shallow_d", "linear_head"}
+    known = {"lr_g", "lr_d", "betas", "channels", "batch", "real_label", "sn", "textbook_g", "shallow_d", "linear_head", "float32"}
     assert all(set(opts) <= known for opts in gan_sweep.VARIANTS.values())
+
+
+def test_a_float32_variant_trains_without_bfloat16_and_leaves_the_switch_as_it_was(monkeypatch):
+    from utils import config
+
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("GENAI_BF16", "1")
+    with gan_sweep.precision({"float32": True}):
+        assert not config.bf16_pays(cpu)
+    assert config.bf16_pays(cpu)
+    with gan_sweep.precision({}):
+        assert config.bf16_pays(cpu)
+    monkeypatch.delenv("GENAI_BF16")
+    with gan_sweep.precision({"float32": True}):
+        assert not config.bf16_pays(cpu)
+    assert "GENAI_BF16" not in os.environ
 
 
 def test_every_gan_sweep_variant_builds_networks_that_fit_the_lab():

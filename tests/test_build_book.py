@@ -106,6 +106,11 @@ def test_conditions_tell_modes_and_packages_apart(tmp_path, monkeypatch):
     assert build_book.cache_name(fast).startswith("fast-cpu-")
     assert build_book.cache_name({**full, "requirements": "other"}) != build_book.cache_name(full)
     assert build_book.cache_name({**full, "packages": "other"}) != build_book.cache_name(full)
+    monkeypatch.setenv("GENAI_BF16", "1")
+    bf16 = build_book.conditions(ROOT)
+    monkeypatch.setenv("GENAI_BF16", "0")
+    assert bf16["precision"] == "bfloat16" and build_book.conditions(ROOT)["precision"] == "float32"
+    assert build_book.cache_name(bf16) != build_book.cache_name(build_book.conditions(ROOT))
     config = build_book.build_config(ROOT, tmp_path / "cache")
     assert config["execute"]["cache"] == str(tmp_path / "cache") and config["title"]
 

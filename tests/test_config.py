@@ -144,3 +144,32 @@ def test_claim_stops_a_full_mode_run_that_contradicts_its_text(monkeypatch: pyte
 def test_claim_is_not_enforced_in_fast_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENAI_FAST", "1")
     assert config.claim(False, "the fix heals", shown="recall 0.04") is None
+
+
+def test_bf16_follows_the_switch_and_the_hardware(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("GENAI_BF16", "1")
+    assert config.bf16_pays(cpu)
+    monkeypatch.setenv("GENAI_BF16", "0")
+    assert not config.bf16_pays(cpu)
+    monkeypatch.setenv("GENAI_BF16", "maybe")
+    with pytest.raises(ValueError, match="GENAI_BF16"):
+        config.bf16_pays(cpu)
+    monkeypatch.delenv("GENAI_BF16")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert config.bf16_pays(cpu)
+    assert not config.bf16_pays(torch.device("cuda"))  # GPUs train in float32 unless the switch says otherwise
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not config.bf16_pays(cpu)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # an older torch
+    assert not config.bf16_pays(cpu)
+
+
+def test_autocast_runs_matrix_products_in_bfloat16_only_where_it_pays(monkeypatch):
+    a, b = torch.randn(4, 8), torch.randn(8, 2)
+    monkeypatch.setenv("GENAI_BF16", "1")
+    with config.autocast(torch.device("cpu")):
+        assert (a @ b).dtype == torch.bfloat16
+    monkeypatch.setenv("GENAI_BF16", "0")
+    with config.autocast(torch.device("cpu")):
+        assert (a @ b).dtype == torch.float32

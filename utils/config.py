@@ -1,7 +1,8 @@
-"""Run-time settings every notebook shares: fast mode, device, seeds and folders."""
+"""Run-time settings every notebook shares: fast mode, device, precision, seeds and folders."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from pathlib import Path
@@ -75,6 +76,27 @@ def get_device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def bf16_pays(device: torch.device | None = None) -> bool:
+    """True where bfloat16 autocast speeds up training (a CPU with AMX matrix units); GENAI_BF16=1 or 0 decides instead."""
+    value = os.environ.get("GENAI_BF16", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value and value in _FALSE:
+        return False
+    if value:
+        raise ValueError(f"GENAI_BF16={value!r} is not understood: set it to 1 (bfloat16 autocast), 0 (float32) or unset.")
+    has_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # absent in older torch
+    return (device or get_device()).type == "cpu" and has_amx is not None and bool(has_amx())
+
+
+def autocast(device: torch.device | None = None) -> contextlib.AbstractContextManager:
+    """A context for training steps: bfloat16 autocast where bf16_pays, otherwise one that changes nothing."""
+    device = device or get_device()
+    if not bf16_pays(device):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def seed_everything(seed: int = 0) -> int:
