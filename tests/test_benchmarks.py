@@ -104,7 +104,7 @@ def test_every_vae_sweep_variant_builds_a_vae_that_fits_the_lab():
     from lab_code import vae_lab
 
     x = torch.rand(4, 1, 28, 28)
-    known = {"epochs", "batch", "lr", "z_dim", "conv"}
+    known = {"epochs", "batch", "lr", "z_dim", "conv", "free_bits", "gaussian"}
     for name, opts in vae_sweep.VARIANTS.items():
         assert set(opts) <= known, name
         vae = vae_sweep.make_vae(opts).cpu()
@@ -113,6 +113,34 @@ def test_every_vae_sweep_variant_builds_a_vae_that_fits_the_lab():
         assert mu.shape == logvar.shape == (4, z_dim) and vae.z_dim == z_dim, name
         assert vae.decoder(mu).shape == (4, 1, 28, 28), name
         assert isinstance(vae.decoder, vae_sweep.ConvDecoder) == bool(opts.get("conv")), name
+
+
+def test_the_vae_sweeps_training_losses_do_what_their_names_say():
+    """Free bits floor each dimension's KL and leave the rest of the lab's loss alone; the Gaussian loss is the
+    negative log-likelihood under the batch's mean squared error as variance; the lab's loss comes back after."""
+    from lab_code import vae_lab
+
+    lab_vae_loss = vae_lab.vae_loss
+    g = torch.Generator().manual_seed(0)
+    x, logits = torch.rand(8, 1, 28, 28, generator=g), torch.randn(8, 1, 28, 28, generator=g)
+    mu, logvar = torch.zeros(8, 4, requires_grad=True), torch.zeros(8, 4)  # KL 0 in each of 4 dimensions
+    loss, recon, kl = vae_sweep.free_bits_loss(0.5)(logits, x, mu, logvar)
+    lab_loss, lab_recon, _ = lab_vae_loss(logits, x, mu, logvar)
+    assert torch.isclose(recon, lab_recon) and kl == 0
+    assert torch.isclose(loss, lab_loss + 4 * 0.5), "each dimension counts as 0.5 nats"
+    loss.backward()
+    assert mu.grad.abs().max() == 0, "below the floor the KL pushes nothing"
+    far = torch.full((8, 4), 3.0)  # 4.5 nats per dimension, above the floor: the lab's loss
+    assert torch.isclose(vae_sweep.free_bits_loss(0.5)(logits, x, far, logvar)[0], lab_vae_loss(logits, x, far, logvar)[0])
+    _, recon, kl = vae_sweep.gaussian_loss(logits, x, far, logvar)
+    x_hat = torch.sigmoid(logits)
+    sigma = (x - x_hat).pow(2).mean().sqrt()
+    assert torch.isclose(recon, -torch.distributions.Normal(x_hat, sigma).log_prob(x).sum() / 8, rtol=1e-5)
+    assert torch.isclose(kl, torch.tensor(4 * 4.5))
+    for opts, used in (({"free_bits": 0.5}, None), ({"gaussian": True}, vae_sweep.gaussian_loss), ({}, lab_vae_loss)):
+        with vae_sweep.training_loss(opts):
+            assert vae_lab.vae_loss is not lab_vae_loss if used is None else vae_lab.vae_loss is used
+        assert vae_lab.vae_loss is lab_vae_loss
 
 
 def test_the_labs_mixture_recovers_two_known_clusters():
