@@ -32,7 +32,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_section import chosen_variants, provenance, publish  # noqa: E402
+from readme_section import chosen_variants, publish, table_section  # noqa: E402
 
 from lab_code import gan_lab  # noqa: E402 (lab 1's exported code)
 from utils import config, metrics  # noqa: E402
@@ -177,28 +177,20 @@ def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) ->
     """The README section."""
     bf16 = "runs the steps' matrix products in bfloat16 (the CPU has AMX units)"
     precision = bf16 if config.bf16_pays() else "changes nothing (float32)"
-    return "\n".join(
-        [
-            HEADING,
-            "",
-            f"Lab 1's `train_gan` for {steps} steps, one change per row against the lab's recipe (`lab`), from seed "
-            f"0 unless the row names another. Each row is scored on {n_eval:,} samples against {n_eval:,} test digits "
-            "with `utils.metrics`, first for samples of the weight-averaged generator, then (*RS*) for samples "
-            "drawn with the lab's rejection sampling (its discriminator trained "
-            f"{gan_lab.DRS_STEPS} more steps against the averaged generator, the cap $M$ at the "
-            f"{gan_lab.DRS_QUANTILE} quantile of its logits). The lab's targets: precision and recall at least 0.75, "
-            "FID-proxy at most 72, 10/10 digits with none under 5%, KL to uniform at most 0.05. The lab trains "
-            f"inside `config.autocast()`, which on this machine {precision}; a `float32` row turns it off. "
-            "Training seconds include the machine's load; compare them within the table only.",
-            "",
-            "| variant | FID-proxy | precision | recall | digits | smallest share | KL to uniform "
-            "| RS FID-proxy | RS precision | RS recall | RS digits | RS smallest share | RS KL | train (s) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            *(row(r) for r in rows),
-            "",
-            *provenance(command),
-        ]
+    intro = (
+        f"Lab 1's `train_gan` for {steps} steps, one change per row against the lab's recipe (`lab`), from seed "
+        f"0 unless the row names another. Each row is scored on {n_eval:,} samples against {n_eval:,} test digits "
+        "with `utils.metrics`, first for samples of the weight-averaged generator, then (*RS*) for samples "
+        "drawn with the lab's rejection sampling (its discriminator trained "
+        f"{gan_lab.DRS_STEPS} more steps against the averaged generator, the cap $M$ at the "
+        f"{gan_lab.DRS_QUANTILE} quantile of its logits). The lab's targets: precision and recall at least 0.75, "
+        "FID-proxy at most 72, 10/10 digits with none under 5%, KL to uniform at most 0.05. The lab trains "
+        f"inside `config.autocast()`, which on this machine {precision}; a `float32` row turns it off. "
+        "Training seconds include the machine's load; compare them within the table only."
     )
+    columns = ["variant", "FID-proxy", "precision", "recall", "digits", "smallest share", "KL to uniform", "RS FID-proxy",
+               "RS precision", "RS recall", "RS digits", "RS smallest share", "RS KL", "train (s)"]  # fmt: skip
+    return table_section(HEADING, intro, columns, [row(r) for r in rows], command)
 
 
 def main(argv: list[str] | None = None) -> int:

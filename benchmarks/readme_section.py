@@ -57,3 +57,9 @@ def provenance(command: str) -> list[str]:
         f"load average {load:.1f} at the end, {platform.machine()}, torch {torch.__version__}",
         "",
     ]
+
+
+def table_section(heading: str, intro: str, columns: list[str], rows: list[str], command: str) -> str:
+    """A sweep's README section: heading, intro, a table (first column left-aligned, the rest right) and provenance."""
+    header = "| " + " | ".join(columns) + " |"
+    return "\n".join([heading, "", intro, "", header, "|---|" + "---:|" * (len(columns) - 1), *rows, "", *provenance(command)])

@@ -33,7 +33,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_section import chosen_variants, provenance, publish  # noqa: E402
+from readme_section import chosen_variants, publish, table_section  # noqa: E402
 
 from lab_code import vae_lab  # noqa: E402 (lab 2's exported code)
 from utils import metrics  # noqa: E402
@@ -179,28 +179,20 @@ def row(r: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]], n_eval: int, command: str) -> str:
     """The README section."""
-    return "\n".join(
-        [
-            HEADING,
-            "",
-            f"Lab 2's `train_vae` on the 60,000 training digits, one change per row against the lab's recipe (`lab`: "
-            f"{vae_lab.EPOCHS} epochs, batch {vae_lab.BATCH_SIZE}, learning rate {vae_lab.LR:g} with a cosine schedule, "
-            f"z = {vae_lab.Z_DIM}), from seed 0. *Test loss* is the lab's loss (the negative ELBO, one z per image) on "
-            f"the 10,000 test digits in nats per image, *KL* its KL term, for every row (the free-bits and Gaussian rows "
-            "change only what training minimises); the decoder's parameters are counted. "
-            f"Samples are scored on {n_eval:,} images against {n_eval:,} test digits with `utils.metrics`, first for "
-            f"z from the prior N(0, I), then (*mix.*) for z from the lab's `fit_mixture` ({vae_lab.K_MIX} Gaussians, "
-            f"{vae_lab.EM_STEPS} EM steps) fitted to the training digits' codes. Training seconds include the machine's "
-            "load; compare them within the table only.",
-            "",
-            "| variant | epochs | decoder | test loss | KL | FID-proxy | precision | recall | digits "
-            "| mix. FID-proxy | mix. precision | mix. recall | mix. digits | train (s) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            *(row(r) for r in rows),
-            "",
-            *provenance(command),
-        ]
+    intro = (
+        f"Lab 2's `train_vae` on the 60,000 training digits, one change per row against the lab's recipe (`lab`: "
+        f"{vae_lab.EPOCHS} epochs, batch {vae_lab.BATCH_SIZE}, learning rate {vae_lab.LR:g} with a cosine schedule, "
+        f"z = {vae_lab.Z_DIM}), from seed 0. *Test loss* is the lab's loss (the negative ELBO, one z per image) on "
+        f"the 10,000 test digits in nats per image, *KL* its KL term, for every row (the free-bits and Gaussian rows "
+        "change only what training minimises); the decoder's parameters are counted. "
+        f"Samples are scored on {n_eval:,} images against {n_eval:,} test digits with `utils.metrics`, first for "
+        f"z from the prior N(0, I), then (*mix.*) for z from the lab's `fit_mixture` ({vae_lab.K_MIX} Gaussians, "
+        f"{vae_lab.EM_STEPS} EM steps) fitted to the training digits' codes. Training seconds include the machine's "
+        "load; compare them within the table only."
     )
+    columns = ["variant", "epochs", "decoder", "test loss", "KL", "FID-proxy", "precision", "recall", "digits",
+               "mix. FID-proxy", "mix. precision", "mix. recall", "mix. digits", "train (s)"]  # fmt: skip
+    return table_section(HEADING, intro, columns, [row(r) for r in rows], command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import gan_sweep  # noqa: E402
 import loop_ratios  # noqa: E402
 import time_build  # noqa: E402
 import vae_sweep  # noqa: E402
-from readme_section import KEEP, chosen_variants, provenance, replace_section  # noqa: E402
+from readme_section import KEEP, chosen_variants, provenance, replace_section, table_section  # noqa: E402
 
 
 def test_replace_section_keeps_the_other_sections(tmp_path):
@@ -174,6 +174,9 @@ def test_sweeps_name_their_variants_and_their_provenance():
     lines = provenance("python benchmarks/x.py --write")
     assert lines[0].startswith("- **command:** `python benchmarks/x.py --write` on ")
     assert f"torch {torch.__version__}" in lines[1] and lines[-1] == ""
+    text = table_section("## S", "What it is.", ["variant", "a", "b"], ["| lab | 1 | 2 |"], "python benchmarks/x.py")
+    assert text.split("\n")[:7] == ["## S", "", "What it is.", "", "| variant | a | b |", "|---|---:|---:|", "| lab | 1 | 2 |"]
+    assert text.split("\n")[8].startswith("- **command:** `python benchmarks/x.py` on ")
 
 
 def test_build_section_states_the_ratio():
