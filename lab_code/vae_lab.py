@@ -218,3 +218,33 @@ def fit_mixture(codes, k=K_MIX, steps=EM_STEPS, seed=0):
             torch.einsum("nk,nki,nkj->kij", r, diff, diff) / n_k[:, None, None] + jitter
         )
     return MixtureSameFamily(Categorical(weights), MultivariateNormal(means, covs))
+
+
+def widen(mixture: MixtureSameFamily, tau: float) -> MixtureSameFamily:
+    """The same mixture with every component's spread scaled by tau."""
+    components = mixture.component_distribution
+    return MixtureSameFamily(
+        mixture.mixture_distribution,
+        MultivariateNormal(components.loc, tau**2 * components.covariance_matrix),
+    )
+
+
+from utils.metrics import evaluate_samples
+
+WIDTHS = (1.0, 1.2, 1.4, 1.6, 1.8, 2.0)  # the widths tau tried
+
+
+@torch.no_grad()
+def score_widths(decoder, mixture, x_ref, widths=WIDTHS, seed=4):
+    """{tau: utils.metrics scores of len(x_ref) samples of widen(mixture, tau)}."""
+    scores = {}
+    for tau in widths:
+        torch.manual_seed(seed)  # the same noise for every width
+        z_tau = widen(mixture, tau).sample((len(x_ref),))  # [N, Z_DIM]
+        scores[tau] = evaluate_samples(torch.sigmoid(decoder(z_tau)), x_ref)
+    return scores
+
+
+def balanced_width(scores):
+    """The width whose smaller score of precision and recall is the largest."""
+    return max(scores, key=lambda t: min(scores[t]["precision"], scores[t]["recall"]))

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from helpers import assert_fails, stub
 from torch import nn
+from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
 from utils.checks import vae_lab
 
@@ -520,7 +521,7 @@ def test_verdicts_do_not_depend_on_the_notebook_seed(seed):
 def test_the_module_exposes_only_checks_and_require_passed():
     public = {name for name in vars(vae_lab) if not name.startswith("_") and callable(getattr(vae_lab, name))}
     own = {name for name in public if getattr(getattr(vae_lab, name), "__module__", None) == vae_lab.__name__}
-    assert own == {"check_encoder", "check_reparameterise", "check_decoder", "check_vae_loss", "check_train_step"}
+    assert own == {"check_encoder", "check_reparameterise", "check_decoder", "check_vae_loss", "check_train_step", "check_widen"}
     assert vae_lab.require_passed is not None
 
 
@@ -580,3 +581,72 @@ class EncoderDataDependent(EncoderOK):
 def test_networks_that_cannot_be_saved_for_lab_3_fail():
     assert_fails(vae_lab.check_decoder(DecoderFixedBatch), "lab 3 loads the decoder as a saved program", "not len(x)")
     assert_fails(vae_lab.check_encoder(EncoderDataDependent), "lab 3 loads the encoder as a saved program", "`if` on tensor values")
+
+
+# ------------------------------------------------------------------------------------------- widen
+
+
+def _rebuilt(mixture, loc, cov):
+    """A MixtureSameFamily with mixture's weights and the given means and covariances."""
+    return MixtureSameFamily(mixture.mixture_distribution, MultivariateNormal(loc, cov))
+
+
+def widen_ok(mixture, tau):
+    comp = mixture.component_distribution
+    return _rebuilt(mixture, comp.loc, tau**2 * comp.covariance_matrix)
+
+
+def widen_by_scale_tril(mixture, tau):
+    """Right, the other way: the Cholesky factor scales by tau."""
+    comp = mixture.component_distribution
+    return MixtureSameFamily(mixture.mixture_distribution, MultivariateNormal(comp.loc, scale_tril=tau * comp.scale_tril))
+
+
+def test_widen_correct_passes():
+    for fn in (widen_ok, widen_by_scale_tril):
+        v = vae_lab.check_widen(fn)
+        assert v.passed, v.message
+
+
+def test_widen_stub_fails():
+    assert_fails(vae_lab.check_widen(stub), "not done yet")
+
+
+def test_widen_wrong_answers_fail_with_their_mistake():
+    comp = lambda m: m.component_distribution  # noqa: E731
+    wrong = {
+        "scaled by tau:": lambda m, t: _rebuilt(m, comp(m).loc, t * comp(m).covariance_matrix),
+        "tau**4": lambda m, t: _rebuilt(m, comp(m).loc, t**4 * comp(m).covariance_matrix),
+        "unchanged": lambda m, t: m,
+        "scaled the means too": lambda m, t: _rebuilt(m, t * comp(m).loc, t**2 * comp(m).covariance_matrix),
+        "the weights changed": lambda m, t: MixtureSameFamily(
+            Categorical(torch.ones(3) / 3), MultivariateNormal(comp(m).loc, t**2 * comp(m).covariance_matrix)
+        ),
+        "MixtureSameFamily of MultivariateNormal": lambda m, t: MultivariateNormal(comp(m).loc[0], t**2 * comp(m).covariance_matrix[0]),
+        "tau**2 times": lambda m, t: _rebuilt(m, comp(m).loc, 2.0 * comp(m).covariance_matrix),  # a fixed width
+    }
+    for message, fn in wrong.items():
+        assert_fails(vae_lab.check_widen(fn), message)
+
+
+def test_widen_that_edits_the_given_mixture_fails():
+    def in_place(mixture, tau):
+        mixture.component_distribution.covariance_matrix.mul_(tau**2)
+        return mixture
+
+    assert_fails(vae_lab.check_widen(in_place), "changed the mixture it was given")
+
+
+def test_widen_whose_samples_do_not_spread_fails():
+    class Narrow(MixtureSameFamily):
+        """Reports the widened covariances but samples the narrow mixture."""
+
+        def __init__(self, mixture):
+            comp = mixture.component_distribution
+            super().__init__(mixture.mixture_distribution, MultivariateNormal(comp.loc, 4 * comp.covariance_matrix))
+            self._narrow = mixture
+
+        def sample(self, sample_shape=()):
+            return self._narrow.sample(sample_shape)
+
+    assert_fails(vae_lab.check_widen(lambda m, t: Narrow(m) if t == 2.0 else widen_ok(m, t)), "do not spread as its covariances say")

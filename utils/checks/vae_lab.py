@@ -6,6 +6,7 @@
     vae_lab.check_decoder(Decoder)
     vae_lab.check_vae_loss(vae_loss)
     vae_lab.check_train_step(train_step)
+    vae_lab.check_widen(widen)
 
 Each check builds its own inputs (small sizes, local generators with fixed seeds), compares the student's
 answer with a reference computed here, and names the usual mistakes.
@@ -19,6 +20,7 @@ from typing import Any, NoReturn
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
 from utils.checks.core import (
     StudentError,
@@ -513,3 +515,74 @@ def check_train_step(train_step: Callable[..., Any]) -> Verdict:
             raise StudentError("with beta = 4 the update differs from the expected one: pass beta on to vae_loss.")
 
     return run_check("train_step", body, "zero_grad, forward, loss, backward and step, returning the detached losses.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise: widening the mixture fitted to the codes
+# --------------------------------------------------------------------------------------------------
+
+
+def _small_mixture() -> MixtureSameFamily:
+    """A 3-component mixture in 2 dimensions with unequal weights, distinct means and correlated covariances."""
+    weights = torch.tensor([0.5, 0.3, 0.2])
+    means = torch.tensor([[0.0, 0.0], [3.0, -1.0], [-2.0, 2.5]])
+    covs = torch.tensor([[[1.0, 0.3], [0.3, 0.5]], [[0.4, -0.1], [-0.1, 0.2]], [[2.0, 0.8], [0.8, 1.0]]])
+    return MixtureSameFamily(Categorical(weights), MultivariateNormal(means, covs))
+
+
+def _parts(m: Any, what: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(weights, means, covariances) of a MixtureSameFamily of MultivariateNormals, or a StudentError."""
+    if not isinstance(m, MixtureSameFamily) or not isinstance(m.component_distribution, MultivariateNormal):
+        raise StudentError(
+            f"{what} should be a MixtureSameFamily of MultivariateNormal components, got {type(m).__name__}: build it "
+            "like fit_mixture does."
+        )
+    comp = m.component_distribution
+    return m.mixture_distribution.probs.detach(), comp.loc.detach(), comp.covariance_matrix.detach()
+
+
+def check_widen(widen: Callable[[MixtureSameFamily, float], MixtureSameFamily]) -> Verdict:
+    """Check widen(mixture, tau): same weights and means, covariances times tau**2, the original untouched."""
+
+    def body() -> None:
+        mixture = _small_mixture()
+        weights, means, covs = (t.clone() for t in _parts(mixture, "the mixture"))
+        for tau in (1.5, 0.5, 1.0):
+            got_w, got_m, got_c = _parts(call(widen, mixture, tau), f"widen(mixture, {tau})")
+            if not is_close(mixture.component_distribution.covariance_matrix, covs) or not is_close(
+                mixture.component_distribution.loc, means
+            ):
+                raise StudentError("widen changed the mixture it was given: build a new MultivariateNormal instead of editing the old one.")
+            require_shape(got_c, tuple(covs.shape), f"the covariances of widen(mixture, {tau})")
+            if not is_close(got_w, weights):
+                raise StudentError("the weights changed: widening keeps mixture.mixture_distribution as it is.")
+            if not is_close(got_m, means):
+                if is_close(got_m, tau * means):
+                    raise StudentError("you scaled the means too: widening spreads each component about its mean, which stays put.")
+                raise StudentError("the means changed: widening keeps each component's loc.")
+            if is_close(got_c, tau**2 * covs):
+                continue
+            if tau != 1.0 and is_close(got_c, covs):
+                raise StudentError(f"widen(mixture, {tau}) returns the covariances unchanged: scale them by the width.")
+            if is_close(got_c, tau * covs):
+                raise StudentError(
+                    "the covariances are scaled by tau: tau multiplies a standard deviation, and a covariance is in squared "
+                    "units, so it scales by tau**2."
+                )
+            if is_close(got_c, tau**4 * covs):
+                raise StudentError(
+                    "the covariances are scaled by tau**4: scale the covariance matrix by tau**2 (or scale_tril by tau), not both."
+                )
+            raise StudentError(f"the covariances of widen(mixture, {tau}) should be tau**2 times the mixture's.")
+        # the spread of samples: the mixture's covariance, sum_k pi_k (tau^2 Sigma_k + m_k m_k^T) - m m^T, at tau = 2
+        m_bar = weights @ means  # [2]
+        second = torch.einsum("k,kij->ij", weights, 4.0 * covs + means[:, :, None] * means[:, None, :])  # [2, 2]
+        expected = (second - torch.outer(m_bar, m_bar)).diagonal().sqrt()  # [2]
+        torch.manual_seed(0)  # run_check puts the notebook's random state back
+        spread = call(widen, mixture, 2.0).sample((8000,)).std(0)  # [2]
+        if not is_close(spread, expected, rtol=0.08, atol=0.0):
+            raise StudentError(
+                "samples of widen(mixture, 2.0) do not spread as its covariances say: sampling should draw from the new components."
+            )
+
+    return run_check("widen", body, "same weights and means, covariances times tau**2, the original mixture untouched.")
