@@ -86,7 +86,6 @@ def shallow_discriminator(channels: int) -> nn.Module:
 VARIANTS: dict[str, dict[str, Any]] = {
     "lab": {},
     "lab in float32 (GENAI_BF16=0)": {"float32": True},
-    "minibatch spread over the whole batch": {"whole_batch_std": True},
     "D with a linear head instead of the MLP": {"linear_head": True},
     "no label smoothing (real label 1)": {"real_label": 1.0},
     "Adam betas (0.5, 0.999) as in DCGAN": {"betas": (0.5, 0.999)},
@@ -117,12 +116,7 @@ def make_discriminator(opts: dict[str, Any], c: int) -> nn.Module:
         base = shallow_discriminator
     elif opts.get("linear_head"):
         base = linear_head_discriminator
-    D = base(c)
-    if opts.get("whole_batch_std"):
-        for layer in D.modules():
-            if isinstance(layer, gan_lab.MinibatchStd):
-                layer.group = None  # one spread for the whole batch, the recipe before groups
-    return spectral(D) if opts.get("sn") else D
+    return spectral(base(c)) if opts.get("sn") else base(c)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,6 @@ COLLAPSE_STEPS = config.pick(full=500, fast=50)
 
 Z_DIM, CHANNELS = 64, 32  # noise size, channel width c of both networks
 D_HIDDEN = 128  # units in the hidden layer of the discriminator's MLP head
-MBSTD_GROUP = 4  # images per group of the minibatch-std channel
 BATCH_SIZE, LR, BETAS = 64, 2e-3, (0.0, 0.99)
 # the mode-collapse experiment: Adam's default momentum instead of none
 COLLAPSE_BETAS = (0.9, 0.999)
@@ -70,22 +69,12 @@ class Generator(nn.Module):
 
 
 class MinibatchStd(nn.Module):
-    """Append one channel: the spread of the features within groups of `group` images
-    (one number per group, broadcast; the whole batch if group is None or does not
-    divide it)."""
-
-    def __init__(self, group: int | None = MBSTD_GROUP):
-        super().__init__()
-        self.group = group
+    """Append one channel: the spread of the features across the batch
+    (one number, broadcast)."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        batch, channels, height, width = h.shape
-        g = batch if self.group is None or batch % self.group else self.group
-        # [B, C, H, W] -> [g, B/g, C, H, W]: image i joins group i % (B/g)
-        groups = h.reshape(g, -1, channels, height, width)
-        spread = groups.std(dim=0).mean(dim=(1, 2, 3))  # [B/g]: one number per group
-        extra = spread.repeat(g).view(batch, 1, 1, 1)  # [B/g] -> [B, 1, 1, 1]
-        extra = extra.expand(batch, 1, height, width)  # -> [B, 1, H, W]
+        spread = h.std(dim=0).mean()  # std over the batch, averaged: a scalar
+        extra = spread.expand(h.shape[0], 1, *h.shape[2:])  # [] -> [B, 1, H, W]
         return torch.cat([h, extra], dim=1)  # [B, C, H, W] -> [B, C + 1, H, W]
 
 

@@ -67,39 +67,8 @@ def test_gan_sweep_variants_change_the_lab_models():
             assert D(x).shape == (4, 1) and size(D) < size(gan_lab.Discriminator(c))
         linear = gan_sweep.linear_head_discriminator(c)
         assert not any(isinstance(m, nn.Linear) and m.out_features > 1 for m in linear.modules())
-    known = {
-        "lr_g",
-        "lr_d",
-        "betas",
-        "channels",
-        "batch",
-        "real_label",
-        "sn",
-        "textbook_g",
-        "shallow_d",
-        "linear_head",
-        "float32",
-        "whole_batch_std",
-    }
+    known = {"lr_g", "lr_d", "betas", "channels", "batch", "real_label", "sn", "textbook_g", "shallow_d", "linear_head", "float32"}
     assert all(set(opts) <= known for opts in gan_sweep.VARIANTS.values())
-
-
-def test_minibatch_spread_in_groups_and_over_the_whole_batch():
-    """Lab 1's MinibatchStd: one spread per group of 4 (image i in group i % (B/4)), the batch's when 4 does not divide it or
-    group is None, which is what the sweep's whole-batch variant sets."""
-    from lab_code import gan_lab
-
-    h = torch.randn(8, 3, 2, 2)
-    h[[2, 4, 6]] = h[0].clone()  # groups of 4 in a batch of 8: images 0, 2, 4, 6 form group 0
-    extra = gan_lab.MinibatchStd(group=4)(h)[:, -1]  # [8, 2, 2]
-    assert torch.all(extra[[0, 2, 4, 6]] == 0) and torch.all(extra[[1, 3, 5, 7]] > 0)
-    whole = gan_lab.MinibatchStd(group=None)(h)[:, -1]
-    assert torch.allclose(whole, h.std(dim=0).mean().expand_as(whole))
-    odd = gan_lab.MinibatchStd(group=4)(h[:6])[:, -1]  # 6 images do not split into groups of 4
-    assert torch.allclose(odd, h[:6].std(dim=0).mean().expand_as(odd))
-    for opts, group in (({"whole_batch_std": True}, None), ({}, gan_lab.MBSTD_GROUP)):
-        D = gan_sweep.make_discriminator(opts, gan_lab.CHANNELS)
-        assert [m.group for m in D.modules() if isinstance(m, gan_lab.MinibatchStd)] == [group]
 
 
 def test_a_float32_variant_trains_without_bfloat16_and_leaves_the_switch_as_it_was(monkeypatch):
