@@ -176,7 +176,7 @@ def row(r: dict[str, Any]) -> str:
 def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) -> str:
     """The README section."""
     bf16 = "runs the steps' matrix products in bfloat16 (the CPU has AMX units)"
-    precision = bf16 if config.bf16_pays() else "changes nothing (float32)"
+    number_format = bf16 if config.bf16_pays() else "changes nothing (float32)"
     intro = (
         f"Lab 1's `train_gan` for {steps} steps, one change per row against the lab's recipe (`lab`), from seed "
         f"0 unless the row names another. Each row is scored on {n_eval:,} samples against {n_eval:,} test digits "
@@ -185,7 +185,7 @@ def render(rows: list[dict[str, Any]], steps: int, n_eval: int, command: str) ->
         f"{gan_lab.DRS_STEPS} more steps against the averaged generator, the cap $M$ at the "
         f"{gan_lab.DRS_QUANTILE} quantile of its logits). The lab's targets: precision and recall at least 0.75, "
         "FID-proxy at most 72, 10/10 digits with none under 5%, KL to uniform at most 0.05. The lab trains "
-        f"inside `config.autocast()`, which on this machine {precision}; a `float32` row turns it off. "
+        f"inside `config.autocast()`, which on this machine {number_format}; a `float32` row turns it off. "
         "Training seconds include the machine's load; compare them within the table only."
     )
     columns = ["variant", "FID-proxy", "precision", "recall", "digits", "smallest share", "KL to uniform", "RS FID-proxy",

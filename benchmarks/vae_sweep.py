@@ -13,8 +13,8 @@ digits, all from `utils.metrics`; first for codes drawn from the prior N(0, I), 
 drawn from the lab's `fit_mixture` fitted to the training digits' codes, and (*widened*) from that mixture
 widened by the width the lab's `balanced_width` picks from its `WIDTHS` (scored against training digits
 there). Two variants change what training minimises (free bits; a Gaussian likelihood with the optimal shared
-variance): their test loss is still the lab's. Rows
-print as they finish; `--write` records the table in benchmarks/README.md.
+variance): their test loss is still the lab's. Rows print as they finish; `--write` records the table in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -202,8 +202,7 @@ def render(rows: list[dict[str, Any]], n_eval: int, command: str, seeds: list[in
         f"{vae_lab.EM_STEPS} EM steps) fitted to the training digits' codes, then (*wide*) for z from that mixture with "
         f"every covariance scaled by tau^2 (the lab's `widen`), tau the one of {', '.join(map(str, vae_lab.WIDTHS))} "
         "whose smaller score of precision and recall is largest against training digits (the lab's `balanced_width`). "
-        "Training seconds include the machine's "
-        "load; compare them within the table only."
+        "Training seconds include the machine's load; compare them within the table only."
     )
     columns = ["variant", "epochs", "decoder", "test loss", "KL", "FID-proxy", "precision", "recall", "digits",
                "mix. FID-proxy", "mix. precision", "mix. recall", "mix. digits",
